@@ -1,0 +1,8 @@
+DROP TABLE IF EXISTS invites;
+DROP TABLE IF EXISTS sessions;
+DROP TABLE IF EXISTS users;
+DROP TABLE IF EXISTS tenants;
+DROP TYPE IF EXISTS user_status;
+DROP TYPE IF EXISTS member_role;
+DROP TYPE IF EXISTS tenant_plan;
+DROP TYPE IF EXISTS tenant_status;
