@@ -556,6 +556,16 @@ impl TestDatabase {
     pub fn app_conn(&self) -> Result<PgConnection> {
         Ok(PgConnection::establish(&self.url_app())?)
     }
+
+    /// A pool configuration for this database as the application login role.
+    pub fn app_pool_config(&self) -> crate::pool::PoolConfig {
+        crate::pool::PoolConfig::new(self.url_app())
+    }
+
+    /// A pool of at most `max_size` connections as the application login role.
+    pub fn app_pool(&self, max_size: u32) -> Result<crate::pool::TenantPool> {
+        self.app_pool_config().max_size(max_size).build()
+    }
 }
 
 impl Drop for TestDatabase {
