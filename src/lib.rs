@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+pub mod dev;
 pub mod doctor;
 pub mod error;
 pub mod migrations;

@@ -97,7 +97,9 @@ id_newtype!(
 );
 
 /// A member's role within a tenant, from most to least privileged.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, diesel_derive_enum::DbEnum)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, diesel_derive_enum::DbEnum,
+)]
 #[ExistingTypePath = "crate::schema::sql_types::MemberRole"]
 #[serde(rename_all = "snake_case")]
 pub enum MemberRole {
