@@ -564,6 +564,8 @@ struct ForeignKey {
     object: String,
     #[diesel(sql_type = Text)]
     definition: String,
+    #[diesel(sql_type = Bool)]
+    parent_has_tenant_id: bool,
 }
 
 /// `foreign_key_without_tenant_id`: a foreign key from a tenant table to a tenant table
@@ -574,7 +576,7 @@ fn foreign_keys_without_tenant_id(conn: &mut PgConnection) -> crate::Result<Vec<
         "WITH ",
         tenant_tables_cte!(),
         " SELECT format('%s (constraint %I)', child.name, con.conname) AS object,",
-        "  pg_get_constraintdef(con.oid) AS definition",
+        "  pg_get_constraintdef(con.oid) AS definition, parent.has_tenant_id AS parent_has_tenant_id",
         " FROM pg_constraint con",
         " JOIN tenant_tables child ON child.oid = con.conrelid",
         " JOIN tenant_tables parent ON parent.oid = con.confrelid",
@@ -586,12 +588,21 @@ fn foreign_keys_without_tenant_id(conn: &mut PgConnection) -> crate::Result<Vec<
     Ok(rows
         .into_iter()
         .map(|fk| {
-            let detail = format!(
-                "{} does not carry tenant_id to the parent's tenant key, so a row can point at \
-                 another tenant's row. Make it composite: `FOREIGN KEY (tenant_id, parent_id) \
-                 REFERENCES parent (tenant_id, id)`.",
-                fk.definition
-            );
+            let detail = if fk.parent_has_tenant_id {
+                format!(
+                    "{} does not map tenant_id onto the parent's tenant_id, so a row can point at \
+                     another tenant's row. Make it composite: `FOREIGN KEY (tenant_id, parent_id) \
+                     REFERENCES parent (tenant_id, id)`.",
+                    fk.definition
+                )
+            } else {
+                format!(
+                    "{} lets a row point at another tenant; a tenant table references tenants only \
+                     through its own tenant_id (`tenant_id uuid NOT NULL REFERENCES tenants (id)`). \
+                     Drop this constraint, or store the id without a foreign key.",
+                    fk.definition
+                )
+            };
             Finding::error(Rule::ForeignKeyWithoutTenantId, fk.object, detail)
         })
         .collect())
@@ -1134,9 +1145,9 @@ fn unwrapped_context_calls(expr: &str) -> Vec<String> {
         let rest = &blanked[i..];
         if c == '(' {
             let inner = rest[1..].trim_start();
-            let is_select = inner.strip_prefix("select").is_some_and(|after| {
-                !after.starts_with(is_ident_char)
-            });
+            let is_select = inner
+                .strip_prefix("select")
+                .is_some_and(|after| !after.starts_with(is_ident_char));
             stack.push(is_select);
         } else if c == ')' {
             stack.pop();
@@ -1145,7 +1156,8 @@ fn unwrapped_context_calls(expr: &str) -> Vec<String> {
                 let Some(after) = rest.strip_prefix(name) else {
                     continue;
                 };
-                let is_call = !after.starts_with(is_ident_char) && after.trim_start().starts_with('(');
+                let is_call =
+                    !after.starts_with(is_ident_char) && after.trim_start().starts_with('(');
                 if is_call && !stack.iter().any(|s| *s) {
                     let call = format!("{name}()");
                     if !found.contains(&call) {
@@ -1220,7 +1232,8 @@ mod tests {
         let literal = "(current_setting('app.tenant_id'::text, true) IS NOT NULL)";
         assert!(!fail_open_reasons(literal, true, "tenant_id").is_empty());
         // A restrictive policy may narrow by anything.
-        let role = "(( SELECT rowguard.current_member_role() AS current_member_role) = 'owner'::text)";
+        let role =
+            "(( SELECT rowguard.current_member_role() AS current_member_role) = 'owner'::text)";
         assert!(fail_open_reasons(role, false, "tenant_id").is_empty());
         // `IS TRUE OR` is not `true OR`.
         let is_true = format!("(({GOOD}) IS TRUE)");
@@ -1229,7 +1242,8 @@ mod tests {
 
     #[test]
     fn per_row_calls() {
-        let bare = "(tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)";
+        let bare =
+            "(tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)";
         assert_eq!(unwrapped_context_calls(bare), vec!["current_setting()"]);
         let helper = "(tenant_id = rowguard.current_tenant_id())";
         assert_eq!(unwrapped_context_calls(helper), vec!["current_tenant_id()"]);
@@ -1284,7 +1298,9 @@ mod tests {
         assert!(report.is_clean());
         let text = report.to_string();
         assert!(text.contains("0 errors, 1 warning"), "{text}");
-        assert!(text.contains("max_parallel_maintenance_workers = 0"), "{text}");
+        assert!(
+            text.contains("max_parallel_maintenance_workers = 0"),
+            "{text}"
+        );
     }
 }
-
