@@ -2,6 +2,7 @@
 #![warn(missing_docs)]
 
 pub mod dev;
+pub mod doctor;
 pub mod error;
 pub mod migrations;
 pub mod pool;
