@@ -97,7 +97,9 @@ id_newtype!(
 );
 
 /// A member's role within a tenant, from most to least privileged.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, diesel_derive_enum::DbEnum)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, diesel_derive_enum::DbEnum,
+)]
 #[ExistingTypePath = "crate::schema::sql_types::MemberRole"]
 #[serde(rename_all = "snake_case")]
 pub enum MemberRole {
@@ -216,6 +218,9 @@ pub(crate) fn set_context_query(
 pub struct TenantConn(AsyncPgConnection);
 
 impl TenantConn {
+    // Only the pool (crate::pool, built on another branch) creates a TenantConn; until
+    // it lands here nothing calls this.
+    #[allow(dead_code)]
     #[ref_cast_custom]
     pub(crate) fn wrap(conn: &mut AsyncPgConnection) -> &mut TenantConn;
 }
