@@ -24,7 +24,7 @@ pub struct AuditLogEntry {
     pub id: Uuid,
     /// The user who acted, when a user did; NULL for system actors or once that user is deleted (actor keeps the description).
     pub actor_user_id: Option<Uuid>,
-    /// Who acted, as text that survives deletion (user e-mail, "system", "automation:<id>", "admin:<name>").
+    /// Who acted, as text that survives deletion: the user e-mail, "system", or "automation:" or "admin:" followed by the automation id or operator name.
     pub actor: String,
     /// What was done, lowercase dotted (user.invited, integration.connected, tenant.plan_changed).
     pub action: String,
@@ -54,7 +54,7 @@ pub struct NewAuditLogEntry {
     /// The user who acted, when a user did; NULL for system actors or once that user is deleted (actor keeps the description).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor_user_id: Option<Uuid>,
-    /// Who acted, as text that survives deletion (user e-mail, "system", "automation:<id>", "admin:<name>").
+    /// Who acted, as text that survives deletion: the user e-mail, "system", or "automation:" or "admin:" followed by the automation id or operator name.
     pub actor: String,
     /// What was done, lowercase dotted (user.invited, integration.connected, tenant.plan_changed).
     pub action: String,
