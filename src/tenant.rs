@@ -271,7 +271,7 @@ impl DerefMut for TenantSyncConn {
 /// act as the login role itself.
 ///
 /// ```no_run
-/// use diesel::{Connection, PgConnection, RunQueryDsl};
+/// use diesel::{Connection, PgConnection, QueryDsl, RunQueryDsl};
 /// use rowguard::{tenant::with_tenant_sync, TenantContext, TenantId};
 ///
 /// let mut conn = PgConnection::establish("postgres://app@localhost/app")?;
