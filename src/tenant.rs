@@ -265,6 +265,8 @@ pub(crate) fn set_admin_query(admin_role: &str, timeouts: Timeouts) -> ContextQu
 pub struct TenantConn(AsyncPgConnection);
 
 impl TenantConn {
+    // Only the pool (crate::pool, built on another branch) creates a TenantConn; until
+    // it lands here nothing calls this.
     #[ref_cast_custom]
     pub(crate) fn wrap(conn: &mut AsyncPgConnection) -> &mut TenantConn;
 }
@@ -315,7 +317,7 @@ impl DerefMut for TenantSyncConn {
 /// act as the login role itself.
 ///
 /// ```no_run
-/// use diesel::{Connection, PgConnection, RunQueryDsl};
+/// use diesel::{Connection, PgConnection, QueryDsl, RunQueryDsl};
 /// use rowguard::{tenant::with_tenant_sync, TenantContext, TenantId};
 ///
 /// let mut conn = PgConnection::establish("postgres://app@localhost/app")?;

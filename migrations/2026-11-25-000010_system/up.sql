@@ -104,7 +104,7 @@ CREATE INDEX audit_log_tenant_created_idx ON audit_log (tenant_id, created_at DE
 CREATE TRIGGER tenant_id_immutable BEFORE UPDATE OF tenant_id ON audit_log FOR EACH ROW EXECUTE FUNCTION rowguard.forbid_tenant_change();
 COMMENT ON TABLE audit_log IS 'Append-only record of security-relevant actions. The application and admin roles may only SELECT and INSERT here.';
 COMMENT ON COLUMN audit_log.actor_user_id IS 'The user who acted, when a user did; NULL for system actors or once that user is deleted (actor keeps the description).';
-COMMENT ON COLUMN audit_log.actor IS 'Who acted, as text that survives deletion (user e-mail, "system", "automation:<id>", "admin:<name>").';
+COMMENT ON COLUMN audit_log.actor IS 'Who acted, as text that survives deletion: the user e-mail, "system", or "automation:" or "admin:" followed by the automation id or operator name.';
 COMMENT ON COLUMN audit_log.action IS 'What was done, lowercase dotted (user.invited, integration.connected, tenant.plan_changed).';
 COMMENT ON COLUMN audit_log.target_type IS 'Table (or kind) of the row acted on.';
 COMMENT ON COLUMN audit_log.target_id IS 'id of the row acted on, when there is one.';

@@ -242,7 +242,7 @@ diesel::table! {
         id -> Uuid,
         /// The user who acted, when a user did; NULL for system actors or once that user is deleted (actor keeps the description).
         actor_user_id -> Nullable<Uuid>,
-        /// Who acted, as text that survives deletion (user e-mail, "system", "automation:<id>", "admin:<name>").
+        /// Who acted, as text that survives deletion: the user e-mail, "system", or "automation:" or "admin:" followed by the automation id or operator name.
         actor -> Text,
         /// What was done, lowercase dotted (user.invited, integration.connected, tenant.plan_changed).
         action -> Text,
