@@ -3,6 +3,7 @@
 
 pub mod dev;
 pub mod doctor;
+pub mod embed;
 pub mod error;
 pub mod migrations;
 pub mod models;
@@ -11,6 +12,7 @@ pub mod pool;
 /// database (see `diesel.toml`); never edited by hand.
 #[allow(missing_docs)]
 pub mod schema;
+pub mod search;
 pub mod tenant;
 
 pub use error::{Error, Result};

@@ -265,8 +265,6 @@ pub(crate) fn set_admin_query(admin_role: &str, timeouts: Timeouts) -> ContextQu
 pub struct TenantConn(AsyncPgConnection);
 
 impl TenantConn {
-    // Only the pool (crate::pool, built on another branch) creates a TenantConn; until
-    // it lands here nothing calls this.
     #[ref_cast_custom]
     pub(crate) fn wrap(conn: &mut AsyncPgConnection) -> &mut TenantConn;
 }
