@@ -25,7 +25,10 @@ use diesel::query_builder::{AsQuery, QueryFragment, QueryId};
 use diesel::query_dsl::CompatibleType;
 use diesel_async::pooled_connection::bb8::{Pool, PooledConnection};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, PoolError};
-use diesel_async::{AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, TransactionManager};
+use diesel_async::{
+    AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection,
+    TransactionManager,
+};
 use ref_cast::{ref_cast_custom, RefCastCustom};
 use tracing::Instrument;
 
@@ -318,11 +321,12 @@ impl TenantPool {
             mark_in_transaction(conn)?;
             let set = set_context_query(self.config.app_role.as_deref(), ctx, self.timeouts());
             let shared: &AsyncPgConnection = conn;
+            let (mut for_begin, mut for_commit) = (shared, shared);
             let (begin, set, rows, commit) = futures_util::join!(
-                diesel::sql_query("BEGIN").execute(&mut &*shared),
+                for_begin.batch_execute("BEGIN"),
                 set.execute(&mut &*shared),
                 query.load::<U>(&mut &*shared),
-                diesel::sql_query("COMMIT").execute(&mut &*shared),
+                for_commit.batch_execute("COMMIT"),
             );
             // COMMIT of a failed transaction rolls it back on the server; either way
             // the transaction is over.
@@ -368,11 +372,9 @@ impl TenantPool {
             let conn: &mut AsyncPgConnection = &mut conn;
             mark_in_transaction(conn)?;
             let set = crate::tenant::set_admin_query(&self.config.admin_role, self.timeouts());
-            let shared: &AsyncPgConnection = conn;
-            let (begin, set) = futures_util::join!(
-                diesel::sql_query("BEGIN").execute(&mut &*shared),
-                set.execute(&mut &*shared),
-            );
+            let mut shared: &AsyncPgConnection = conn;
+            let (begin, set) =
+                futures_util::join!(shared.batch_execute("BEGIN"), set.execute(&mut &*conn),);
             if let Err(e) = begin.and(set) {
                 let _ = AnsiTransactionManager::rollback_transaction(conn).await;
                 return Err(e.into());
@@ -412,11 +414,9 @@ impl TenantPool {
     ) -> Result<()> {
         mark_in_transaction(conn)?;
         let set = set_context_query(role, ctx, self.timeouts());
-        let shared: &AsyncPgConnection = conn;
-        let (begin, set) = futures_util::join!(
-            diesel::sql_query("BEGIN").execute(&mut &*shared),
-            set.execute(&mut &*shared),
-        );
+        let mut shared: &AsyncPgConnection = conn;
+        let (begin, set) =
+            futures_util::join!(shared.batch_execute("BEGIN"), set.execute(&mut &*conn),);
         if let Err(e) = begin.and(set) {
             let _ = AnsiTransactionManager::rollback_transaction(conn).await;
             return Err(e.into());

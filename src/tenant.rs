@@ -185,34 +185,60 @@ impl TenantContext {
     }
 }
 
-/// Per-transaction timeouts, as PostgreSQL interval strings (`"5000ms"`).
+/// Per-transaction timeouts, as PostgreSQL interval strings (`"5000ms"`); `None` keeps
+/// the server's setting.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Timeouts {
     pub(crate) statement: Option<String>,
     pub(crate) idle_in_transaction: Option<String>,
 }
 
-type ContextQuery =
-    diesel::query_builder::BoxedSqlQuery<'static, diesel::pg::Pg, diesel::query_builder::SqlQuery>;
-
-/// Builds the one statement that sets a transaction's context: the role to act as
-/// (`set_config('role', ..., true)` is `SET LOCAL ROLE`), `app.tenant_id`, `app.user_id`,
-/// `app.role` and the timeouts. The SQL text depends only on which settings are
-/// present; every value is a bound parameter.
-fn context_query(settings: Vec<(&'static str, Option<String>)>) -> ContextQuery {
-    let mut sql = String::from("SELECT 1");
-    let mut values = Vec::new();
-    for (name, value) in settings {
-        if let Some(value) = value {
-            values.push(value);
-            sql.push_str(&format!(", set_config('{name}', ${}, true)", values.len()));
-        }
-    }
-    let mut query = diesel::sql_query(sql).into_boxed();
-    for value in values {
-        query = query.bind::<Text, _>(value);
-    }
-    query
+/// The one statement that sets a transaction's context: the role to act as
+/// (`set_config('role', ..., true)` is `SET LOCAL ROLE`; `'none'` keeps the login role),
+/// `app.tenant_id`, `app.user_id`, `app.role` and the two timeouts (NULL keeps the
+/// current value). Its SQL text never varies and every value is bound, so it is
+/// prepared once per connection and cached.
+pub(crate) fn context_query(
+    db_role: Option<&str>,
+    tenant_id: String,
+    user_id: String,
+    app_role: String,
+    timeouts: Timeouts,
+) -> impl diesel::query_builder::QueryFragment<diesel::pg::Pg>
+       + diesel::query_builder::QueryId
+       + Send
+       + 'static {
+    use crate::fns::{coalesce_text, current_setting, set_config};
+    use diesel::IntoSql;
+    let local = || true.into_sql::<diesel::sql_types::Bool>();
+    let text = |s: &'static str| s.into_sql::<Text>();
+    let maybe = |v: Option<String>| v.into_sql::<diesel::sql_types::Nullable<Text>>();
+    diesel::select((
+        set_config(
+            text("role"),
+            coalesce_text(maybe(db_role.map(str::to_owned)), text("none")),
+            local(),
+        ),
+        set_config(text("app.tenant_id"), tenant_id.into_sql::<Text>(), local()),
+        set_config(text("app.user_id"), user_id.into_sql::<Text>(), local()),
+        set_config(text("app.role"), app_role.into_sql::<Text>(), local()),
+        set_config(
+            text("statement_timeout"),
+            coalesce_text(
+                maybe(timeouts.statement),
+                current_setting(text("statement_timeout")),
+            ),
+            local(),
+        ),
+        set_config(
+            text("idle_in_transaction_session_timeout"),
+            coalesce_text(
+                maybe(timeouts.idle_in_transaction),
+                current_setting(text("idle_in_transaction_session_timeout")),
+            ),
+            local(),
+        ),
+    ))
 }
 
 /// The context statement for a tenant transaction.
@@ -220,39 +246,34 @@ pub(crate) fn set_context_query(
     db_role: Option<&str>,
     ctx: &TenantContext,
     timeouts: Timeouts,
-) -> ContextQuery {
-    context_query(vec![
-        ("role", db_role.map(str::to_owned)),
-        ("app.tenant_id", Some(ctx.tenant_id.to_string())),
-        (
-            "app.user_id",
-            Some(ctx.user_id.map(|u| u.to_string()).unwrap_or_default()),
-        ),
-        (
-            "app.role",
-            Some(ctx.role.map(|r| r.as_str().to_owned()).unwrap_or_default()),
-        ),
-        ("statement_timeout", timeouts.statement),
-        (
-            "idle_in_transaction_session_timeout",
-            timeouts.idle_in_transaction,
-        ),
-    ])
+) -> impl diesel::query_builder::QueryFragment<diesel::pg::Pg>
+       + diesel::query_builder::QueryId
+       + Send
+       + 'static {
+    context_query(
+        db_role,
+        ctx.tenant_id.to_string(),
+        ctx.user_id.map(|u| u.to_string()).unwrap_or_default(),
+        ctx.role.map(|r| r.as_str().to_owned()).unwrap_or_default(),
+        timeouts,
+    )
 }
 
 /// The context statement for an admin transaction: the admin role, and no tenant.
-pub(crate) fn set_admin_query(admin_role: &str, timeouts: Timeouts) -> ContextQuery {
-    context_query(vec![
-        ("role", Some(admin_role.to_owned())),
-        ("app.tenant_id", Some(String::new())),
-        ("app.user_id", Some(String::new())),
-        ("app.role", Some(String::new())),
-        ("statement_timeout", timeouts.statement),
-        (
-            "idle_in_transaction_session_timeout",
-            timeouts.idle_in_transaction,
-        ),
-    ])
+pub(crate) fn set_admin_query(
+    admin_role: &str,
+    timeouts: Timeouts,
+) -> impl diesel::query_builder::QueryFragment<diesel::pg::Pg>
+       + diesel::query_builder::QueryId
+       + Send
+       + 'static {
+    context_query(
+        Some(admin_role),
+        String::new(),
+        String::new(),
+        String::new(),
+        timeouts,
+    )
 }
 
 /// An async connection inside a tenant transaction.
@@ -335,7 +356,10 @@ where
     F: FnOnce(&mut TenantSyncConn) -> Result<R>,
 {
     conn.transaction(|conn| {
-        diesel::RunQueryDsl::execute(set_context_query(db_role, ctx, Timeouts::default()), conn)?;
+        diesel::query_dsl::methods::ExecuteDsl::<PgConnection>::execute(
+            set_context_query(db_role, ctx, Timeouts::default()),
+            conn,
+        )?;
         f(TenantSyncConn::wrap(conn))
     })
 }

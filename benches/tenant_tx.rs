@@ -1,0 +1,208 @@
+//! What tenant isolation costs per transaction: a point read by primary key and a
+//! 20-row list, through rowguard (`with_tenant`: pipelined BEGIN + context, the query,
+//! COMMIT; and `fetch`: all four pipelined in one round trip) against the same query
+//! run as a bare autocommit read with an explicit `WHERE tenant_id`, the way code
+//! without RLS would do it. Both sides go through the same bb8/diesel-async pool.
+//!
+//! `cargo bench --bench tenant_tx` (a private PostgreSQL is started unless
+//! DATABASE_URL is set).
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
+use diesel_async::pooled_connection::bb8::Pool;
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use rowguard::models::Task;
+use rowguard::pool::TenantPool;
+use rowguard::schema::tasks;
+use rowguard::{TenantContext, TenantId};
+use uuid::Uuid;
+
+const ROWS_PER_TENANT: i64 = 10_000;
+
+struct Fixture {
+    app: TenantPool,
+    bare: Pool<AsyncPgConnection>,
+    tenant: TenantId,
+    ids: Vec<Uuid>,
+}
+
+async fn fixture() -> Fixture {
+    let admin_url = rowguard::dev::migrated_database("rowguard_bench_tx").expect("bench database");
+    let server = rowguard::dev::server().expect("server");
+    let app = rowguard::pool::PoolConfig::new(server.app_url("rowguard_bench_tx"))
+        .max_size(4)
+        .build()
+        .expect("app pool");
+    let bare = Pool::builder()
+        .max_size(4)
+        .test_on_check_out(false)
+        .build_unchecked(AsyncDieselConnectionManager::<AsyncPgConnection>::new(
+            admin_url,
+        ));
+
+    let tenants: Vec<TenantId> = ["bench-a", "bench-b"]
+        .iter()
+        .map(|slug| TenantId::from_uuid(Uuid::new_v5(&Uuid::NAMESPACE_OID, slug.as_bytes())))
+        .collect();
+    for (tenant, slug) in tenants.iter().zip(["bench-a", "bench-b"]) {
+        let tenant = *tenant;
+        app.as_admin("bench fixture", async |conn| {
+            diesel::sql_query(
+                "INSERT INTO tenants (id, slug, name) VALUES ($1, $2, $2) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind::<diesel::sql_types::Uuid, _>(tenant.as_uuid())
+            .bind::<diesel::sql_types::Text, _>(slug)
+            .execute(&mut **conn)
+            .await?;
+            diesel::sql_query(
+                "INSERT INTO tasks (tenant_id, title)
+                 SELECT $1, 'task ' || g FROM generate_series(1, $2 - (SELECT count(*) FROM tasks WHERE tenant_id = $1)) g",
+            )
+            .bind::<diesel::sql_types::Uuid, _>(tenant.as_uuid())
+            .bind::<diesel::sql_types::BigInt, _>(ROWS_PER_TENANT)
+            .execute(&mut **conn)
+            .await?;
+            diesel::sql_query("ANALYZE tasks").execute(&mut **conn).await?;
+            Ok(())
+        })
+        .await
+        .expect("fixture rows");
+    }
+    let tenant = tenants[0];
+    let ids = app
+        .with_tenant(&TenantContext::new(tenant), async |conn| {
+            Ok(tasks::table
+                .select(tasks::id)
+                .limit(1000)
+                .load(conn)
+                .await?)
+        })
+        .await
+        .expect("ids");
+    Fixture {
+        app,
+        bare,
+        tenant,
+        ids,
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let fx = rt.block_on(fixture());
+    let ctx = TenantContext::new(fx.tenant);
+    let tenant = fx.tenant.as_uuid();
+    let mut n = 0usize;
+    let mut next_id = || {
+        n = (n + 1) % fx.ids.len();
+        fx.ids[n]
+    };
+
+    let mut point = c.benchmark_group("point_read");
+    point.bench_function("bare_autocommit_where_tenant_id", |b| {
+        b.to_async(&rt).iter(|| {
+            let id = next_id();
+            let bare = &fx.bare;
+            async move {
+                let mut conn = bare.get().await.expect("conn");
+                let row: Task = tasks::table
+                    .filter(tasks::tenant_id.eq(tenant))
+                    .filter(tasks::id.eq(id))
+                    .select(Task::as_select())
+                    .first(&mut conn)
+                    .await
+                    .expect("row");
+                black_box(row)
+            }
+        })
+    });
+    point.bench_function("rowguard_with_tenant", |b| {
+        b.to_async(&rt).iter(|| {
+            let id = next_id();
+            let app = &fx.app;
+            async move {
+                let row = app
+                    .with_tenant(&ctx, async |conn| Ok(Task::find(conn, id).await?))
+                    .await
+                    .expect("row");
+                black_box(row)
+            }
+        })
+    });
+    point.bench_function("rowguard_fetch_pipelined", |b| {
+        b.to_async(&rt).iter(|| {
+            let id = next_id();
+            let app = &fx.app;
+            async move {
+                let rows: Vec<Task> = app
+                    .fetch(
+                        &ctx,
+                        tasks::table
+                            .filter(tasks::id.eq(id))
+                            .select(Task::as_select()),
+                    )
+                    .await
+                    .expect("row");
+                black_box(rows)
+            }
+        })
+    });
+    point.finish();
+
+    let mut list = c.benchmark_group("list_20");
+    list.bench_function("bare_autocommit_where_tenant_id", |b| {
+        b.to_async(&rt).iter(|| async {
+            let mut conn = fx.bare.get().await.expect("conn");
+            let rows: Vec<Task> = tasks::table
+                .filter(tasks::tenant_id.eq(tenant))
+                .order(tasks::created_at.desc())
+                .limit(20)
+                .select(Task::as_select())
+                .load(&mut conn)
+                .await
+                .expect("rows");
+            black_box(rows)
+        })
+    });
+    list.bench_function("rowguard_with_tenant", |b| {
+        b.to_async(&rt).iter(|| async {
+            let rows = fx
+                .app
+                .with_tenant(&ctx, async |conn| Ok(Task::list(conn, 20).await?))
+                .await
+                .expect("rows");
+            black_box(rows)
+        })
+    });
+    list.bench_function("rowguard_fetch_pipelined", |b| {
+        b.to_async(&rt).iter(|| async {
+            let rows: Vec<Task> = fx
+                .app
+                .fetch(
+                    &ctx,
+                    tasks::table
+                        .order(tasks::created_at.desc())
+                        .limit(20)
+                        .select(Task::as_select()),
+                )
+                .await
+                .expect("rows");
+            black_box(rows)
+        })
+    });
+    list.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(50).measurement_time(std::time::Duration::from_secs(5));
+    targets = bench
+}
+criterion_main!(benches);
