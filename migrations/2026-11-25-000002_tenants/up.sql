@@ -42,7 +42,7 @@ CREATE TABLE users (
   CONSTRAINT users_email_format CHECK (position('@' IN email) > 1)
 );
 CREATE UNIQUE INDEX users_tenant_email_key ON users (tenant_id, lower(email));
-CREATE INDEX users_tenant_created_idx ON users (tenant_id, created_at DESC);
+CREATE INDEX users_tenant_created_idx ON users (tenant_id, created_at DESC, id DESC);
 CREATE TRIGGER set_updated_at BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION rowguard.set_updated_at();
 CREATE TRIGGER tenant_id_immutable BEFORE UPDATE OF tenant_id ON users FOR EACH ROW EXECUTE FUNCTION rowguard.forbid_tenant_change();
 COMMENT ON TABLE users IS 'A member of one tenant, with a role. The same person in two tenants is two rows.';
@@ -67,6 +67,7 @@ CREATE TABLE sessions (
 CREATE UNIQUE INDEX sessions_tenant_token_hash_key ON sessions (tenant_id, token_hash);
 CREATE INDEX sessions_token_hash_idx ON sessions (token_hash);
 CREATE INDEX sessions_tenant_user_idx ON sessions (tenant_id, user_id, created_at DESC);
+CREATE INDEX sessions_tenant_created_idx ON sessions (tenant_id, created_at DESC, id DESC);
 CREATE TRIGGER tenant_id_immutable BEFORE UPDATE OF tenant_id ON sessions FOR EACH ROW EXECUTE FUNCTION rowguard.forbid_tenant_change();
 COMMENT ON TABLE sessions IS 'A login session. Only the SHA-256 of the bearer token is stored; rowguard.resolve_session maps a token to (tenant_id, user_id).';
 COMMENT ON COLUMN sessions.token_hash IS 'sha256 of the session token; the token itself is never stored.';
@@ -92,7 +93,7 @@ CREATE UNIQUE INDEX invites_tenant_token_hash_key ON invites (tenant_id, token_h
 CREATE UNIQUE INDEX invites_tenant_pending_email_key ON invites (tenant_id, lower(email)) WHERE accepted_at IS NULL;
 CREATE INDEX invites_token_hash_idx ON invites (token_hash);
 CREATE INDEX invites_tenant_invited_by_idx ON invites (tenant_id, invited_by);
-CREATE INDEX invites_tenant_created_idx ON invites (tenant_id, created_at DESC);
+CREATE INDEX invites_tenant_created_idx ON invites (tenant_id, created_at DESC, id DESC);
 CREATE TRIGGER set_updated_at BEFORE UPDATE ON invites FOR EACH ROW EXECUTE FUNCTION rowguard.set_updated_at();
 CREATE TRIGGER tenant_id_immutable BEFORE UPDATE OF tenant_id ON invites FOR EACH ROW EXECUTE FUNCTION rowguard.forbid_tenant_change();
 COMMENT ON TABLE invites IS 'An invitation to join a tenant with a role. Only the SHA-256 of the invite token is stored; rowguard.resolve_invite maps a token to (tenant_id, invite_id).';

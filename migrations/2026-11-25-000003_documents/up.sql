@@ -22,7 +22,7 @@ CREATE TABLE documents (
   CONSTRAINT documents_error_only_when_failed CHECK (processing_error IS NULL OR status = 'failed')
 );
 CREATE INDEX documents_tenant_created_by_idx ON documents (tenant_id, created_by);
-CREATE INDEX documents_tenant_created_idx ON documents (tenant_id, created_at DESC);
+CREATE INDEX documents_tenant_created_idx ON documents (tenant_id, created_at DESC, id DESC);
 CREATE INDEX documents_tenant_status_idx ON documents (tenant_id, status) WHERE status IN ('pending', 'processing');
 CREATE TRIGGER set_updated_at BEFORE UPDATE ON documents FOR EACH ROW EXECUTE FUNCTION rowguard.set_updated_at();
 CREATE TRIGGER tenant_id_immutable BEFORE UPDATE OF tenant_id ON documents FOR EACH ROW EXECUTE FUNCTION rowguard.forbid_tenant_change();

@@ -21,7 +21,7 @@ CREATE TABLE companies (
 );
 CREATE UNIQUE INDEX companies_tenant_domain_key ON companies (tenant_id, domain) WHERE domain IS NOT NULL;
 CREATE INDEX companies_tenant_owner_idx ON companies (tenant_id, owner_id);
-CREATE INDEX companies_tenant_created_idx ON companies (tenant_id, created_at DESC);
+CREATE INDEX companies_tenant_created_idx ON companies (tenant_id, created_at DESC, id DESC);
 CREATE TRIGGER set_updated_at BEFORE UPDATE ON companies FOR EACH ROW EXECUTE FUNCTION rowguard.set_updated_at();
 CREATE TRIGGER tenant_id_immutable BEFORE UPDATE OF tenant_id ON companies FOR EACH ROW EXECUTE FUNCTION rowguard.forbid_tenant_change();
 COMMENT ON TABLE companies IS 'An organisation a tenant does business with (CRM account).';
@@ -49,7 +49,7 @@ CREATE TABLE contacts (
 CREATE UNIQUE INDEX contacts_tenant_email_key ON contacts (tenant_id, lower(email)) WHERE email IS NOT NULL;
 CREATE INDEX contacts_tenant_company_idx ON contacts (tenant_id, company_id);
 CREATE INDEX contacts_tenant_owner_idx ON contacts (tenant_id, owner_id);
-CREATE INDEX contacts_tenant_created_idx ON contacts (tenant_id, created_at DESC);
+CREATE INDEX contacts_tenant_created_idx ON contacts (tenant_id, created_at DESC, id DESC);
 CREATE TRIGGER set_updated_at BEFORE UPDATE ON contacts FOR EACH ROW EXECUTE FUNCTION rowguard.set_updated_at();
 CREATE TRIGGER tenant_id_immutable BEFORE UPDATE OF tenant_id ON contacts FOR EACH ROW EXECUTE FUNCTION rowguard.forbid_tenant_change();
 COMMENT ON TABLE contacts IS 'A person a tenant deals with (CRM contact), optionally at a company.';
@@ -86,7 +86,7 @@ CREATE INDEX deals_tenant_company_idx ON deals (tenant_id, company_id);
 CREATE INDEX deals_tenant_contact_idx ON deals (tenant_id, contact_id);
 CREATE INDEX deals_tenant_owner_idx ON deals (tenant_id, owner_id);
 CREATE INDEX deals_tenant_stage_idx ON deals (tenant_id, stage, updated_at DESC);
-CREATE INDEX deals_tenant_created_idx ON deals (tenant_id, created_at DESC);
+CREATE INDEX deals_tenant_created_idx ON deals (tenant_id, created_at DESC, id DESC);
 CREATE TRIGGER set_updated_at BEFORE UPDATE ON deals FOR EACH ROW EXECUTE FUNCTION rowguard.set_updated_at();
 CREATE TRIGGER tenant_id_immutable BEFORE UPDATE OF tenant_id ON deals FOR EACH ROW EXECUTE FUNCTION rowguard.forbid_tenant_change();
 COMMENT ON TABLE deals IS 'A sales opportunity moving through the pipeline stages.';
@@ -117,7 +117,7 @@ CREATE TABLE deal_activities (
 );
 CREATE INDEX deal_activities_tenant_deal_idx ON deal_activities (tenant_id, deal_id, occurred_at DESC);
 CREATE INDEX deal_activities_tenant_actor_idx ON deal_activities (tenant_id, actor_id);
-CREATE INDEX deal_activities_tenant_occurred_idx ON deal_activities (tenant_id, occurred_at DESC);
+CREATE INDEX deal_activities_tenant_occurred_idx ON deal_activities (tenant_id, occurred_at DESC, id DESC);
 CREATE TRIGGER set_updated_at BEFORE UPDATE ON deal_activities FOR EACH ROW EXECUTE FUNCTION rowguard.set_updated_at();
 CREATE TRIGGER tenant_id_immutable BEFORE UPDATE OF tenant_id ON deal_activities FOR EACH ROW EXECUTE FUNCTION rowguard.forbid_tenant_change();
 COMMENT ON TABLE deal_activities IS 'Something that happened on a deal: a note, call, e-mail, meeting or task, in the deal''s timeline.';

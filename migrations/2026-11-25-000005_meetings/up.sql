@@ -22,7 +22,7 @@ CREATE TABLE meetings (
   CONSTRAINT meetings_ends_after_starts CHECK (ends_at > starts_at)
 );
 CREATE INDEX meetings_tenant_organizer_idx ON meetings (tenant_id, organizer_id);
-CREATE INDEX meetings_tenant_starts_idx ON meetings (tenant_id, starts_at DESC);
+CREATE INDEX meetings_tenant_starts_idx ON meetings (tenant_id, starts_at DESC, id DESC);
 CREATE TRIGGER set_updated_at BEFORE UPDATE ON meetings FOR EACH ROW EXECUTE FUNCTION rowguard.set_updated_at();
 CREATE TRIGGER tenant_id_immutable BEFORE UPDATE OF tenant_id ON meetings FOR EACH ROW EXECUTE FUNCTION rowguard.forbid_tenant_change();
 COMMENT ON TABLE meetings IS 'A scheduled or past meeting, with participants, transcripts and AI summaries.';
@@ -54,7 +54,7 @@ CREATE UNIQUE INDEX meeting_participants_tenant_meeting_user_key ON meeting_part
 CREATE UNIQUE INDEX meeting_participants_tenant_meeting_email_key ON meeting_participants (tenant_id, meeting_id, lower(email)) WHERE email IS NOT NULL;
 CREATE INDEX meeting_participants_tenant_user_idx ON meeting_participants (tenant_id, user_id);
 CREATE INDEX meeting_participants_tenant_contact_idx ON meeting_participants (tenant_id, contact_id);
-CREATE INDEX meeting_participants_tenant_created_idx ON meeting_participants (tenant_id, created_at DESC);
+CREATE INDEX meeting_participants_tenant_created_idx ON meeting_participants (tenant_id, created_at DESC, id DESC);
 CREATE TRIGGER set_updated_at BEFORE UPDATE ON meeting_participants FOR EACH ROW EXECUTE FUNCTION rowguard.set_updated_at();
 CREATE TRIGGER tenant_id_immutable BEFORE UPDATE OF tenant_id ON meeting_participants FOR EACH ROW EXECUTE FUNCTION rowguard.forbid_tenant_change();
 COMMENT ON TABLE meeting_participants IS 'Someone invited to a meeting: a user of the tenant, a CRM contact, or just an e-mail address.';
@@ -80,7 +80,7 @@ CREATE TABLE transcripts (
   CONSTRAINT transcripts_segments_array CHECK (jsonb_typeof(segments) = 'array')
 );
 CREATE INDEX transcripts_tenant_meeting_idx ON transcripts (tenant_id, meeting_id, created_at DESC);
-CREATE INDEX transcripts_tenant_created_idx ON transcripts (tenant_id, created_at DESC);
+CREATE INDEX transcripts_tenant_created_idx ON transcripts (tenant_id, created_at DESC, id DESC);
 CREATE TRIGGER set_updated_at BEFORE UPDATE ON transcripts FOR EACH ROW EXECUTE FUNCTION rowguard.set_updated_at();
 CREATE TRIGGER tenant_id_immutable BEFORE UPDATE OF tenant_id ON transcripts FOR EACH ROW EXECUTE FUNCTION rowguard.forbid_tenant_change();
 COMMENT ON TABLE transcripts IS 'A transcript of a meeting; a meeting may have several (re-transcriptions, languages).';
@@ -107,7 +107,7 @@ CREATE TABLE meeting_summaries (
 );
 CREATE INDEX meeting_summaries_tenant_meeting_idx ON meeting_summaries (tenant_id, meeting_id, created_at DESC);
 CREATE INDEX meeting_summaries_tenant_transcript_idx ON meeting_summaries (tenant_id, transcript_id);
-CREATE INDEX meeting_summaries_tenant_created_idx ON meeting_summaries (tenant_id, created_at DESC);
+CREATE INDEX meeting_summaries_tenant_created_idx ON meeting_summaries (tenant_id, created_at DESC, id DESC);
 CREATE TRIGGER set_updated_at BEFORE UPDATE ON meeting_summaries FOR EACH ROW EXECUTE FUNCTION rowguard.set_updated_at();
 CREATE TRIGGER tenant_id_immutable BEFORE UPDATE OF tenant_id ON meeting_summaries FOR EACH ROW EXECUTE FUNCTION rowguard.forbid_tenant_change();
 COMMENT ON TABLE meeting_summaries IS 'An AI-written summary of a meeting, with its action items.';

@@ -31,7 +31,7 @@ CREATE INDEX tasks_tenant_deal_idx ON tasks (tenant_id, deal_id);
 CREATE INDEX tasks_tenant_meeting_idx ON tasks (tenant_id, meeting_id);
 CREATE INDEX tasks_tenant_created_by_idx ON tasks (tenant_id, created_by);
 CREATE INDEX tasks_tenant_open_due_idx ON tasks (tenant_id, due_at) WHERE status IN ('todo', 'in_progress');
-CREATE INDEX tasks_tenant_created_idx ON tasks (tenant_id, created_at DESC);
+CREATE INDEX tasks_tenant_created_idx ON tasks (tenant_id, created_at DESC, id DESC);
 CREATE TRIGGER set_updated_at BEFORE UPDATE ON tasks FOR EACH ROW EXECUTE FUNCTION rowguard.set_updated_at();
 CREATE TRIGGER tenant_id_immutable BEFORE UPDATE OF tenant_id ON tasks FOR EACH ROW EXECUTE FUNCTION rowguard.forbid_tenant_change();
 COMMENT ON TABLE tasks IS 'A to-do item, optionally assigned to a user and related to a deal or a meeting.';

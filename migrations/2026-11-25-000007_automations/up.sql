@@ -25,7 +25,7 @@ CREATE TABLE automations (
 );
 CREATE UNIQUE INDEX automations_tenant_name_key ON automations (tenant_id, lower(name));
 CREATE INDEX automations_tenant_created_by_idx ON automations (tenant_id, created_by);
-CREATE INDEX automations_tenant_created_idx ON automations (tenant_id, created_at DESC);
+CREATE INDEX automations_tenant_created_idx ON automations (tenant_id, created_at DESC, id DESC);
 CREATE TRIGGER set_updated_at BEFORE UPDATE ON automations FOR EACH ROW EXECUTE FUNCTION rowguard.set_updated_at();
 CREATE TRIGGER tenant_id_immutable BEFORE UPDATE OF tenant_id ON automations FOR EACH ROW EXECUTE FUNCTION rowguard.forbid_tenant_change();
 COMMENT ON TABLE automations IS 'A rule: when trigger matches an event, run action. Each firing is an automation_runs row.';
@@ -58,7 +58,7 @@ CREATE TABLE automation_runs (
 );
 CREATE UNIQUE INDEX automation_runs_tenant_idempotency_key ON automation_runs (tenant_id, idempotency_key);
 CREATE INDEX automation_runs_tenant_automation_idx ON automation_runs (tenant_id, automation_id, created_at DESC);
-CREATE INDEX automation_runs_tenant_created_idx ON automation_runs (tenant_id, created_at DESC);
+CREATE INDEX automation_runs_tenant_created_idx ON automation_runs (tenant_id, created_at DESC, id DESC);
 -- Workers (cross-tenant, as rowguard_admin) pick due runs by time.
 CREATE INDEX automation_runs_due_idx ON automation_runs (next_attempt_at) WHERE status IN ('queued', 'failed');
 CREATE TRIGGER set_updated_at BEFORE UPDATE ON automation_runs FOR EACH ROW EXECUTE FUNCTION rowguard.set_updated_at();

@@ -32,7 +32,7 @@ CREATE TABLE ai_employee_jobs (
 );
 CREATE UNIQUE INDEX ai_employee_jobs_tenant_idempotency_key ON ai_employee_jobs (tenant_id, idempotency_key);
 CREATE INDEX ai_employee_jobs_tenant_requested_by_idx ON ai_employee_jobs (tenant_id, requested_by);
-CREATE INDEX ai_employee_jobs_tenant_created_idx ON ai_employee_jobs (tenant_id, created_at DESC);
+CREATE INDEX ai_employee_jobs_tenant_created_idx ON ai_employee_jobs (tenant_id, created_at DESC, id DESC);
 -- Workers (cross-tenant, as rowguard_admin) claim due jobs with
 -- FOR UPDATE SKIP LOCKED in next_attempt_at order; stale locks are found by locked_at.
 CREATE INDEX ai_employee_jobs_due_idx ON ai_employee_jobs (next_attempt_at) WHERE status IN ('queued', 'failed');
@@ -72,7 +72,7 @@ CREATE TABLE ai_employee_outputs (
   CONSTRAINT ai_employee_outputs_tokens_nonnegative CHECK (prompt_tokens >= 0 AND completion_tokens >= 0)
 );
 CREATE INDEX ai_employee_outputs_tenant_job_idx ON ai_employee_outputs (tenant_id, job_id, created_at DESC);
-CREATE INDEX ai_employee_outputs_tenant_created_idx ON ai_employee_outputs (tenant_id, created_at DESC);
+CREATE INDEX ai_employee_outputs_tenant_created_idx ON ai_employee_outputs (tenant_id, created_at DESC, id DESC);
 CREATE TRIGGER set_updated_at BEFORE UPDATE ON ai_employee_outputs FOR EACH ROW EXECUTE FUNCTION rowguard.set_updated_at();
 CREATE TRIGGER tenant_id_immutable BEFORE UPDATE OF tenant_id ON ai_employee_outputs FOR EACH ROW EXECUTE FUNCTION rowguard.forbid_tenant_change();
 COMMENT ON TABLE ai_employee_outputs IS 'What an AI employee job produced: text, structured JSON, or both.';

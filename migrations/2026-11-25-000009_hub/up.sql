@@ -24,7 +24,7 @@ CREATE TABLE hub_links (
 -- The unique constraint serves look-ups from an entity; this one serves look-ups to it.
 CREATE INDEX hub_links_tenant_to_idx ON hub_links (tenant_id, to_type, to_id);
 CREATE INDEX hub_links_tenant_created_by_idx ON hub_links (tenant_id, created_by);
-CREATE INDEX hub_links_tenant_created_idx ON hub_links (tenant_id, created_at DESC);
+CREATE INDEX hub_links_tenant_created_idx ON hub_links (tenant_id, created_at DESC, id DESC);
 CREATE TRIGGER set_updated_at BEFORE UPDATE ON hub_links FOR EACH ROW EXECUTE FUNCTION rowguard.set_updated_at();
 CREATE TRIGGER tenant_id_immutable BEFORE UPDATE OF tenant_id ON hub_links FOR EACH ROW EXECUTE FUNCTION rowguard.forbid_tenant_change();
 COMMENT ON TABLE hub_links IS 'A directed link between two business rows of a tenant (a document to a deal, a meeting to a company, ...). Polymorphic, so there are no foreign keys to the linked rows: deleting a row leaves its links to be cleaned up by the application.';
@@ -55,7 +55,7 @@ CREATE TABLE integrations (
   CONSTRAINT integrations_credentials_not_empty CHECK (octet_length(credentials_encrypted) > 0)
 );
 CREATE INDEX integrations_tenant_connected_by_idx ON integrations (tenant_id, connected_by);
-CREATE INDEX integrations_tenant_created_idx ON integrations (tenant_id, created_at DESC);
+CREATE INDEX integrations_tenant_created_idx ON integrations (tenant_id, created_at DESC, id DESC);
 CREATE TRIGGER set_updated_at BEFORE UPDATE ON integrations FOR EACH ROW EXECUTE FUNCTION rowguard.set_updated_at();
 CREATE TRIGGER tenant_id_immutable BEFORE UPDATE OF tenant_id ON integrations FOR EACH ROW EXECUTE FUNCTION rowguard.forbid_tenant_change();
 COMMENT ON TABLE integrations IS 'A connection of the tenant to an outside service (calendar, e-mail, CRM import, ...); at most one per provider.';

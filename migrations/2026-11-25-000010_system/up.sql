@@ -14,7 +14,7 @@ CREATE TABLE events (
 );
 CREATE INDEX events_tenant_type_idx ON events (tenant_id, event_type, created_at DESC);
 CREATE INDEX events_tenant_actor_idx ON events (tenant_id, actor_user_id);
-CREATE INDEX events_tenant_created_idx ON events (tenant_id, created_at DESC);
+CREATE INDEX events_tenant_created_idx ON events (tenant_id, created_at DESC, id DESC);
 CREATE TRIGGER tenant_id_immutable BEFORE UPDATE OF tenant_id ON events FOR EACH ROW EXECUTE FUNCTION rowguard.forbid_tenant_change();
 COMMENT ON TABLE events IS 'Domain events (deal.created, meeting.completed, ...) that automations react to; written once, not edited.';
 COMMENT ON COLUMN events.event_type IS 'Dotted lowercase name, entity then verb (deal.stage_changed).';
@@ -39,7 +39,7 @@ CREATE TABLE notifications (
 );
 CREATE INDEX notifications_tenant_user_idx ON notifications (tenant_id, user_id, created_at DESC);
 CREATE INDEX notifications_tenant_user_unread_idx ON notifications (tenant_id, user_id, created_at DESC) WHERE read_at IS NULL;
-CREATE INDEX notifications_tenant_created_idx ON notifications (tenant_id, created_at DESC);
+CREATE INDEX notifications_tenant_created_idx ON notifications (tenant_id, created_at DESC, id DESC);
 CREATE TRIGGER set_updated_at BEFORE UPDATE ON notifications FOR EACH ROW EXECUTE FUNCTION rowguard.set_updated_at();
 CREATE TRIGGER tenant_id_immutable BEFORE UPDATE OF tenant_id ON notifications FOR EACH ROW EXECUTE FUNCTION rowguard.forbid_tenant_change();
 COMMENT ON TABLE notifications IS 'A message to one user of the tenant (a mention, an assignment, a finished job).';
@@ -70,7 +70,7 @@ CREATE TABLE files (
 );
 CREATE INDEX files_tenant_sha256_idx ON files (tenant_id, sha256);
 CREATE INDEX files_tenant_uploaded_by_idx ON files (tenant_id, uploaded_by);
-CREATE INDEX files_tenant_created_idx ON files (tenant_id, created_at DESC);
+CREATE INDEX files_tenant_created_idx ON files (tenant_id, created_at DESC, id DESC);
 CREATE TRIGGER set_updated_at BEFORE UPDATE ON files FOR EACH ROW EXECUTE FUNCTION rowguard.set_updated_at();
 CREATE TRIGGER tenant_id_immutable BEFORE UPDATE OF tenant_id ON files FOR EACH ROW EXECUTE FUNCTION rowguard.forbid_tenant_change();
 COMMENT ON TABLE files IS 'An uploaded file''s metadata; the bytes live in object storage under storage_key.';
@@ -100,7 +100,7 @@ CREATE TABLE audit_log (
 );
 CREATE INDEX audit_log_tenant_actor_idx ON audit_log (tenant_id, actor_user_id);
 CREATE INDEX audit_log_tenant_target_idx ON audit_log (tenant_id, target_type, target_id, created_at DESC);
-CREATE INDEX audit_log_tenant_created_idx ON audit_log (tenant_id, created_at DESC);
+CREATE INDEX audit_log_tenant_created_idx ON audit_log (tenant_id, created_at DESC, id DESC);
 CREATE TRIGGER tenant_id_immutable BEFORE UPDATE OF tenant_id ON audit_log FOR EACH ROW EXECUTE FUNCTION rowguard.forbid_tenant_change();
 COMMENT ON TABLE audit_log IS 'Append-only record of security-relevant actions. The application and admin roles may only SELECT and INSERT here.';
 COMMENT ON COLUMN audit_log.actor_user_id IS 'The user who acted, when a user did; NULL for system actors or once that user is deleted (actor keeps the description).';
