@@ -14,6 +14,7 @@ pub mod pool;
 #[allow(missing_docs)]
 pub mod schema;
 pub mod search;
+pub mod seed;
 pub mod tenant;
 
 pub use error::{Error, Result};

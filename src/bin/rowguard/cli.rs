@@ -22,6 +22,9 @@ pub fn hint(e: &Error) -> Option<&'static str> {
             "set DATABASE_URL, e.g. postgres://user@127.0.0.1:5432/app (`rowguard demo` needs none: it starts a private server)",
         ),
         Error::ConnectionLost(_) => Some("is the server running and DATABASE_URL right? `pg_isready -d \"$DATABASE_URL\"` tells"),
+        Error::Forbidden(m) if m.contains("set role") => Some(
+            "the DATABASE_URL login must be a member of rowguard_app and rowguard_admin (GRANT rowguard_app, rowguard_admin TO <login>), or a superuser",
+        ),
         Error::Migration(_) => Some("the migrating role must own the schema and be allowed to CREATE EXTENSION vector and CREATE ROLE"),
         _ => None,
     }

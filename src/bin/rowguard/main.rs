@@ -2,13 +2,15 @@
 //!
 //! Every command reads `DATABASE_URL`. Exit codes: 0 success, 1 `doctor` found
 //! breaches, 2 usage error, 3 configuration error (e.g. `DATABASE_URL` unset),
-//! 4 database unreachable, 5 any other failure.
+//! 4 database unreachable, 5 any other failure. `demo` exits 1 if a tenant could see
+//! the other's rows.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 mod cli;
+mod demo;
 
 #[derive(Parser)]
 #[command(
@@ -34,6 +36,23 @@ enum Command {
         #[arg(long = "app-role", default_value = "rowguard_app")]
         app_roles: Vec<String>,
     },
+    /// Write demo data.
+    Seed {
+        #[command(subcommand)]
+        what: Seed,
+    },
+    /// The quickstart: migrate, seed the demo tenants, then show two of them side by
+    /// side and prove that neither sees the other's rows. With DATABASE_URL unset it
+    /// runs on a private, throwaway PostgreSQL removed when it exits.
+    Demo,
+}
+
+#[derive(Subcommand)]
+enum Seed {
+    /// Create (or complete) the demo tenants acme, globex and initech, with rows in every
+    /// table. Idempotent. The DATABASE_URL login must be a member of rowguard_app and
+    /// rowguard_admin, or a superuser.
+    Demo,
 }
 
 fn main() -> ExitCode {
@@ -58,6 +77,8 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Migrate => cli::migrate(),
         Command::Doctor { json, app_roles } => cli::doctor(json, app_roles),
+        Command::Seed { what: Seed::Demo } => demo::seed_demo(),
+        Command::Demo => demo::demo(),
     };
     match outcome {
         Ok(code) => code,
