@@ -211,6 +211,13 @@ impl TenantPool {
         if config.max_size == 0 {
             return Err(Error::Config("pool size must be at least 1".into()));
         }
+        // bb8 spawns its reaper task on the current runtime and panics without one.
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(Error::Config(
+                "a TenantPool must be built inside a tokio runtime (e.g. within #[tokio::main])"
+                    .into(),
+            ));
+        }
         let manager =
             AsyncDieselConnectionManager::<AsyncPgConnection>::new(config.database_url.clone());
         let pool = Pool::builder()
@@ -470,5 +477,46 @@ async fn finish<R>(conn: &mut AsyncPgConnection, result: Result<R>) -> Result<R>
             }
             Err(e)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn building_outside_a_runtime_is_a_typed_error_not_a_panic() {
+        let err = PoolConfig::new("postgres://nobody@127.0.0.1:1/none")
+            .build()
+            .expect_err("no runtime");
+        assert!(
+            matches!(err, Error::Config(ref m) if m.contains("tokio runtime")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn a_zero_sized_pool_is_refused() {
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        let _inside = rt.enter();
+        let err = PoolConfig::new("postgres://nobody@127.0.0.1:1/none")
+            .max_size(0)
+            .build()
+            .expect_err("size 0");
+        assert!(matches!(err, Error::Config(_)));
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_server_is_connection_lost_not_a_hang() {
+        let pool = PoolConfig::new("postgres://nobody@127.0.0.1:1/none")
+            .checkout_timeout(Duration::from_millis(500))
+            .build()
+            .expect("pool");
+        let ctx = TenantContext::new(crate::TenantId::new_v7());
+        let err = pool
+            .with_tenant(&ctx, async |_conn| Ok(()))
+            .await
+            .expect_err("no server");
+        assert!(err.is_transient(), "{err:?}");
     }
 }

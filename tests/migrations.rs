@@ -163,3 +163,31 @@ fn which_diesel() -> Option<std::path::PathBuf> {
     });
     from_path.or(home_bin.filter(|p| p.is_file()))
 }
+
+#[test]
+fn migrations_go_down_to_zero_and_up_again_on_a_seeded_database() {
+    let db = TestDatabase::new().expect("migrated db");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let _inside = rt.enter();
+    let pool = db.app_pool(2).expect("pool");
+    let report = rt.block_on(rowguard::seed::demo(&pool)).expect("seed");
+    assert!(report.rows_written > 0);
+    drop(pool);
+
+    let mut conn = db.owner_conn().expect("owner");
+    let before = catalog(&mut conn);
+    let reverted =
+        rowguard::migrations::revert_all(&mut conn).expect("down to zero with data in every table");
+    assert!(!reverted.is_empty());
+    assert!(
+        catalog(&mut conn).is_empty(),
+        "down.sql left objects behind on a seeded database"
+    );
+    rowguard::migrations::run_pending(&mut conn).expect("up again");
+    assert_eq!(catalog(&mut conn), before);
+
+    // The rebuilt schema takes the demo data again.
+    let pool = db.app_pool(2).expect("pool");
+    rt.block_on(rowguard::seed::demo(&pool))
+        .expect("seed after up again");
+}
