@@ -177,6 +177,25 @@ impl TenantContext {
         }
     }
 
+    /// A context from an incoming tenant id as text (a header, a token claim):
+    /// [`Error::NoTenant`] when it is absent or blank, [`Error::InvalidInput`] when it
+    /// is not a UUID.
+    ///
+    /// ```
+    /// use rowguard::{Error, TenantContext};
+    /// assert!(matches!(TenantContext::from_request(None), Err(Error::NoTenant)));
+    /// assert!(matches!(TenantContext::from_request(Some("  ")), Err(Error::NoTenant)));
+    /// assert!(matches!(TenantContext::from_request(Some("42")), Err(Error::InvalidInput(_))));
+    /// let ctx = TenantContext::from_request(Some("0190b7a4-7c5e-7cc1-9b1c-6f0e2b0c1d2e"))?;
+    /// # Ok::<(), rowguard::Error>(())
+    /// ```
+    pub fn from_request(tenant_id: Option<&str>) -> Result<Self> {
+        match tenant_id.map(str::trim).filter(|s| !s.is_empty()) {
+            None => Err(Error::NoTenant),
+            Some(id) => Ok(Self::new(id.parse()?)),
+        }
+    }
+
     /// The same context, acting as `user_id` with `role`.
     pub const fn with_user(mut self, user_id: UserId, role: MemberRole) -> Self {
         self.user_id = Some(user_id);
