@@ -24,7 +24,9 @@ use diesel::pg::Pg;
 use diesel::query_builder::{AsQuery, QueryFragment, QueryId};
 use diesel::query_dsl::CompatibleType;
 use diesel_async::pooled_connection::bb8::{Pool, PooledConnection};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, PoolError};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, PoolError, PoolableConnection,
+};
 use diesel_async::{AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, TransactionManager};
 use ref_cast::{ref_cast_custom, RefCastCustom};
 use tracing::Instrument;
@@ -162,6 +164,36 @@ fn env_number(name: &str) -> Result<Option<u64>> {
 pub struct TenantPool {
     pool: Pool<AsyncPgConnection>,
     config: PoolConfig,
+    connect_errors: ConnectErrors,
+}
+
+/// The last error bb8 met opening a connection (it retries until the checkout
+/// timeout and reports only "timed out"), so that a checkout that times out while the
+/// server is unreachable says so ([`Error::ConnectionLost`]) rather than
+/// [`Error::PoolTimeout`], which is kept for a pool whose connections are all busy.
+#[derive(Clone, Debug, Default)]
+struct ConnectErrors(std::sync::Arc<std::sync::Mutex<Option<(std::time::Instant, String)>>>);
+
+impl ConnectErrors {
+    /// The last connection error recorded at or after `since`.
+    fn since(&self, since: std::time::Instant) -> Option<String> {
+        let last = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        last.as_ref()
+            .filter(|(at, _)| *at >= since)
+            .map(|(_, e)| e.clone())
+    }
+}
+
+impl bb8::ErrorSink<PoolError> for ConnectErrors {
+    fn sink(&self, error: PoolError) {
+        tracing::warn!(%error, "cannot open a database connection");
+        let mut last = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *last = Some((std::time::Instant::now(), error.to_string()));
+    }
+
+    fn boxed_clone(&self) -> Box<dyn bb8::ErrorSink<PoolError>> {
+        Box::new(self.clone())
+    }
 }
 
 impl std::fmt::Debug for TenantPool {
@@ -210,7 +242,9 @@ impl TenantPool {
         }
         let manager =
             AsyncDieselConnectionManager::<AsyncPgConnection>::new(config.database_url.clone());
+        let connect_errors = ConnectErrors::default();
         let pool = Pool::builder()
+            .error_sink(Box::new(connect_errors.clone()))
             .max_size(config.max_size)
             .connection_timeout(config.checkout_timeout)
             // A checkout test costs a round trip on every transaction. Broken
@@ -218,7 +252,11 @@ impl TenantPool {
             // failed transaction marks them broken) and by the failing query itself.
             .test_on_check_out(false)
             .build_unchecked(manager);
-        Ok(Self { pool, config })
+        Ok(Self {
+            pool,
+            config,
+            connect_errors,
+        })
     }
 
     /// Builds a pool from [`PoolConfig::from_env`].
@@ -237,14 +275,57 @@ impl TenantPool {
         (s.connections, s.idle_connections)
     }
 
+    /// Checks out a connection, skipping any whose socket has closed while it sat
+    /// idle (a server restart, a terminated backend, a network cut): the check reads
+    /// local state only, so it costs no round trip. A skipped connection is broken,
+    /// so bb8 discards it when it is dropped here and opens a fresh one on demand.
     async fn checkout(&self) -> Result<PooledConnection<'_, AsyncPgConnection>> {
-        self.pool.get().await.map_err(|e| match e {
-            bb8::RunError::TimedOut => Error::PoolTimeout(self.config.checkout_timeout),
-            bb8::RunError::User(PoolError::ConnectionError(e)) => {
-                Error::ConnectionLost(e.to_string())
+        let started = std::time::Instant::now();
+        for _ in 0..=self.config.max_size {
+            let mut conn = self.pool.get().await.map_err(|e| match e {
+                bb8::RunError::TimedOut => match self.connect_errors.since(started) {
+                    Some(e) => Error::ConnectionLost(format!("cannot connect: {e}")),
+                    None => Error::PoolTimeout(self.config.checkout_timeout),
+                },
+                bb8::RunError::User(PoolError::ConnectionError(e)) => {
+                    Error::ConnectionLost(e.to_string())
+                }
+                bb8::RunError::User(PoolError::QueryError(e)) => Error::from(e),
+            })?;
+            if !PoolableConnection::is_broken(&mut *conn) {
+                return Ok(conn);
             }
-            bb8::RunError::User(PoolError::QueryError(e)) => Error::from(e),
-        })
+            tracing::debug!("discarding a pooled connection that was closed while idle");
+        }
+        Err(Error::ConnectionLost(
+            "every pooled connection was closed".to_owned(),
+        ))
+    }
+
+    /// Checks out a connection and opens a transaction on it: `BEGIN` and the context
+    /// statement `set()`, pipelined. When that fails because the connection turns out
+    /// to be dead (closed between the check and the send), nothing of the caller's
+    /// has run yet, so it is retried on another connection, a few times at most.
+    async fn checkout_and_begin(
+        &self,
+        set: impl Fn() -> crate::tenant::ContextQuery,
+    ) -> Result<PooledConnection<'_, AsyncPgConnection>> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut conn = self.checkout().await?;
+            match open_transaction(&mut conn, set()).await {
+                Ok(()) => return Ok(conn),
+                Err(Error::ConnectionLost(why)) if attempt < BEGIN_ATTEMPTS => {
+                    tracing::debug!(
+                        attempt,
+                        why,
+                        "connection lost before the transaction began; retrying"
+                    );
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Runs `f` in one transaction acting for `ctx`, and returns its result.
@@ -279,10 +360,12 @@ impl TenantPool {
             role = ctx.role.map(|r| r.as_str()),
         );
         async {
-            let mut conn = self.checkout().await?;
-            let conn: &mut AsyncPgConnection = &mut conn;
-            self.begin(conn, self.config.app_role.as_deref(), ctx)
+            let mut conn = self
+                .checkout_and_begin(|| {
+                    set_context_query(self.config.app_role.as_deref(), ctx, self.timeouts())
+                })
                 .await?;
+            let conn: &mut AsyncPgConnection = &mut conn;
             let result = f(TenantConn::wrap(conn)).await;
             finish(conn, result).await
         }
@@ -364,19 +447,12 @@ impl TenantPool {
         let span = tracing::info_span!("rowguard.admin_tx", reason);
         async {
             tracing::info!(reason, "admin transaction (BYPASSRLS)");
-            let mut conn = self.checkout().await?;
+            let mut conn = self
+                .checkout_and_begin(|| {
+                    crate::tenant::set_admin_query(&self.config.admin_role, self.timeouts())
+                })
+                .await?;
             let conn: &mut AsyncPgConnection = &mut conn;
-            mark_in_transaction(conn)?;
-            let set = crate::tenant::set_admin_query(&self.config.admin_role, self.timeouts());
-            let shared: &AsyncPgConnection = conn;
-            let (begin, set) = futures_util::join!(
-                diesel::sql_query("BEGIN").execute(&mut &*shared),
-                set.execute(&mut &*shared),
-            );
-            if let Err(e) = begin.and(set) {
-                let _ = AnsiTransactionManager::rollback_transaction(conn).await;
-                return Err(e.into());
-            }
             let result = f(AdminConn::wrap(conn)).await;
             finish(conn, result).await
         }
@@ -402,27 +478,34 @@ impl TenantPool {
             idle_in_transaction: millis(self.config.idle_in_transaction_timeout),
         }
     }
+}
 
-    /// Opens the transaction: `BEGIN` and the context statement, pipelined.
-    async fn begin(
-        &self,
-        conn: &mut AsyncPgConnection,
-        role: Option<&str>,
-        ctx: &TenantContext,
-    ) -> Result<()> {
-        mark_in_transaction(conn)?;
-        let set = set_context_query(role, ctx, self.timeouts());
-        let shared: &AsyncPgConnection = conn;
-        let (begin, set) = futures_util::join!(
-            diesel::sql_query("BEGIN").execute(&mut &*shared),
-            set.execute(&mut &*shared),
-        );
-        if let Err(e) = begin.and(set) {
-            let _ = AnsiTransactionManager::rollback_transaction(conn).await;
-            return Err(e.into());
+/// How many times a transaction is opened on a fresh connection when the connection
+/// is found dead while opening it.
+const BEGIN_ATTEMPTS: u32 = 3;
+
+/// Sends `BEGIN` and the context statement `set`, pipelined. On failure the
+/// transaction is rolled back, and the connection left broken if that fails too.
+async fn open_transaction(
+    conn: &mut AsyncPgConnection,
+    set: crate::tenant::ContextQuery,
+) -> Result<()> {
+    mark_in_transaction(conn)?;
+    let shared: &AsyncPgConnection = conn;
+    let (begin, set) = futures_util::join!(
+        diesel::sql_query("BEGIN").execute(&mut &*shared),
+        set.execute(&mut &*shared),
+    );
+    if let Err(e) = begin.and(set) {
+        if AnsiTransactionManager::rollback_transaction(conn)
+            .await
+            .is_err()
+        {
+            AnsiTransactionManager::transaction_manager_status_mut(conn).set_in_error();
         }
-        Ok(())
+        return Err(e.into());
     }
+    Ok(())
 }
 
 /// Records in the transaction manager that a transaction is open, before `BEGIN` is

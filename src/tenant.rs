@@ -192,7 +192,7 @@ pub(crate) struct Timeouts {
     pub(crate) idle_in_transaction: Option<String>,
 }
 
-type ContextQuery =
+pub(crate) type ContextQuery =
     diesel::query_builder::BoxedSqlQuery<'static, diesel::pg::Pg, diesel::query_builder::SqlQuery>;
 
 /// Builds the one statement that sets a transaction's context: the role to act as
