@@ -638,8 +638,17 @@ impl TestDatabase {
     }
 
     /// Creates a fresh, empty database (no migrations), for migration tests.
+    ///
+    /// The migrated template is made first. `rowguard_app` and `rowguard_admin` are
+    /// cluster-wide, and reverting the foundation migration drops them unless another
+    /// database still holds grants to them: the template does, so a test that reverts
+    /// its database to zero cannot drop the roles from under a concurrent test.
     pub fn empty() -> Result<TestDatabase> {
         let server = server()?;
+        ensure_migrated_database(
+            server,
+            &format!("{TEMPLATE_PREFIX}{}", migrations_fingerprint()),
+        )?;
         let mut admin = server.admin_conn()?;
         sweep_dead_test_databases(&mut admin)?;
         let name = format!(
