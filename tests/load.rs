@@ -1,8 +1,9 @@
 //! Load with random cancellations, acting as the application login role: 64
 //! concurrent tasks over 16 tenants, through a pool of 8, run 20,000 tenant
 //! transactions (writes through `with_tenant`, reads through `with_tenant` and the
-//! pipelined `fetch`); about one in twelve is cancelled at a random moment by a tokio
-//! timeout, which drops the future mid-flight.
+//! pipelined `fetch`); about one in twelve is dropped mid-flight 0-4 ms after it was
+//! called or (two in three) after its transaction began, so cancellations land while
+//! queueing for a connection, inside the transaction and during COMMIT.
 //! - Every read sees only its own tenant's rows.
 //! - Each tenant's final rows are exactly what it committed. Every write inserts a
 //!   row whose id is a fresh idempotency key, recorded with its outcome before the
@@ -70,16 +71,31 @@ enum Outcome<T> {
     Cancelled,
 }
 
+/// Runs `fut`, or drops it `cancel_after` after `started` fires (the closure began,
+/// so the transaction is open), or after the call when `started` is `None`. Without
+/// the `started` clock most cancellations would land while the call still queues for
+/// a connection; with it they land inside the transaction, up to and during COMMIT.
 async fn maybe_cancel<T>(
     cancel_after: Option<Duration>,
+    started: Option<tokio::sync::oneshot::Receiver<()>>,
     fut: impl std::future::Future<Output = rowguard::Result<T>>,
 ) -> Outcome<T> {
-    match cancel_after {
-        None => Outcome::Done(fut.await),
-        Some(d) => match tokio::time::timeout(d, fut).await {
-            Ok(r) => Outcome::Done(r),
-            Err(_) => Outcome::Cancelled,
-        },
+    let Some(d) = cancel_after else {
+        return Outcome::Done(fut.await);
+    };
+    let clock = async {
+        if let Some(started) = started {
+            if started.await.is_err() {
+                // The closure never ran: let the call finish on its own.
+                std::future::pending::<()>().await;
+            }
+        }
+        tokio::time::sleep(d).await;
+    };
+    tokio::select! {
+        biased;
+        r = fut => Outcome::Done(r),
+        () = clock => Outcome::Cancelled,
     }
 }
 
@@ -122,12 +138,17 @@ async fn twenty_thousand_transactions_with_random_cancellations_stay_isolated_an
                 let cancel_after = (rng.below(CANCEL_ONE_IN) == 0)
                     .then(|| Duration::from_micros(rng.below(4_000) as u64));
                 let slow = cancel_after.is_some() && rng.below(2) == 0;
+                // Two in three cancellations count from the start of the transaction.
+                let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+                let started_rx = (rng.below(3) != 0).then_some(started_rx);
                 match rng.below(3) {
                     0 | 1 => {
                         let key = Uuid::now_v7();
                         let outcome = maybe_cancel(
                             cancel_after,
+                            started_rx,
                             pool.with_tenant(&ctx, async |conn| {
+                                let _ = started_tx.send(());
                                 diesel::insert_into(tasks::table)
                                     .values((
                                         tasks::tenant_id.eq(tenant.as_uuid()),
@@ -175,7 +196,9 @@ async fn twenty_thousand_transactions_with_random_cancellations_stay_isolated_an
                         let seen: Outcome<Vec<Uuid>> = if rng.below(2) == 0 {
                             maybe_cancel(
                                 cancel_after,
+                                started_rx,
                                 pool.with_tenant(&ctx, async |conn| {
+                                    let _ = started_tx.send(());
                                     let groups: Vec<(Uuid, i64)> = tasks::table
                                         .group_by(tasks::tenant_id)
                                         .select((tasks::tenant_id, count_star()))
@@ -193,6 +216,7 @@ async fn twenty_thousand_transactions_with_random_cancellations_stay_isolated_an
                         } else {
                             maybe_cancel(
                                 cancel_after,
+                                None,
                                 pool.fetch(&ctx, tasks::table.select(tasks::tenant_id).distinct()),
                             )
                             .await
