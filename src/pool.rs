@@ -14,6 +14,15 @@
 //! sent. A future dropped halfway (a timeout, a cancelled request) therefore returns a
 //! connection the pool sees as mid-transaction, and bb8 discards it instead of handing
 //! a connection with an open transaction, or a lingering context, to the next caller.
+//!
+//! Checkouts are served first come, first served, and skip connections whose socket
+//! closed while idle (a restarted server, a terminated backend). `with_tenant` and
+//! `as_admin` also open their transaction again on a fresh connection when the one
+//! they got turns out dead before anything of the caller's ran; so after a server
+//! restart or a killed backend the pool recovers by itself, and only transactions
+//! that were in flight fail, with [`Error::ConnectionLost`]. While the server cannot
+//! be reached, a checkout that times out reports `ConnectionLost`, not
+//! [`Error::PoolTimeout`], which means every connection is busy.
 
 use std::time::Duration;
 
@@ -415,6 +424,9 @@ impl TenantPool {
 
     /// Runs one query acting for `ctx`, sending `BEGIN`, the context, the query and
     /// `COMMIT` pipelined: one round trip for the whole transaction.
+    ///
+    /// Unlike `with_tenant`, it is never retried: the query has been sent by the time
+    /// a dead connection shows, and it may have committed.
     ///
     /// ```no_run
     /// use diesel::QueryDsl;
