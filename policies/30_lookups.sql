@@ -15,6 +15,12 @@
 -- Re-applying needs to be the functions' owner or a member of rowguard_admin
 -- (superusers are). Parameters are referred to as function_name.param, so a column
 -- of the same name can never capture them.
+--
+-- Handing a function to rowguard_admin needs, unless one is a superuser, that
+-- rowguard_admin may CREATE in schema rowguard. It gets that right only for the
+-- ALTER ... OWNER statements below, inside the migration's transaction, so that a
+-- NOSUPERUSER owner (a member of rowguard_admin) can run the migrations.
+GRANT CREATE ON SCHEMA rowguard TO rowguard_admin;
 
 -- (tenant_id, user_id) of a live session: token unrevoked and unexpired, user and
 -- tenant active. No row for anything else.
@@ -89,3 +95,6 @@ ALTER FUNCTION rowguard.resolve_tenant_host(text) OWNER TO rowguard_admin;
 REVOKE ALL ON FUNCTION rowguard.resolve_tenant_host(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rowguard.resolve_tenant_host(text) TO rowguard_app, rowguard_admin;
 COMMENT ON FUNCTION rowguard.resolve_tenant_host(text) IS 'Pre-tenant look-up: id of the active tenant whose custom_domain is lower(host), NULL when none.';
+
+-- Take back the temporary right granted above.
+REVOKE CREATE ON SCHEMA rowguard FROM rowguard_admin;

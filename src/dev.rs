@@ -120,6 +120,17 @@ fn start_server() -> Result<Server> {
 #[derive(Debug)]
 pub struct LocalCluster;
 
+/// What [`launch`] started: where the cluster lives and how to run its tools.
+#[derive(Debug)]
+struct Launched {
+    dir: PathBuf,
+    port: u16,
+    run_as: Option<&'static str>,
+    bin: PathBuf,
+    /// The server options it was started with (`pg_ctl -o`).
+    opts: String,
+}
+
 impl LocalCluster {
     /// Starts a cluster and returns its TCP port on 127.0.0.1.
     ///
@@ -127,64 +138,179 @@ impl LocalCluster {
     /// `/usr/lib/postgresql/<major>/bin`, else `PATH`. Both refuse to run as root, so as
     /// root they run as the `postgres` system user.
     pub fn start() -> Result<u16> {
-        sweep_dead_clusters();
-        let bin = pg_bin_dir();
-        let dir = make_cluster_dir()?;
-        let data = dir.join("data");
-        let run_as = if is_root() { Some("postgres") } else { None };
-        if let Some(user) = run_as {
-            run(Command::new("chown").args(["-R", user]).arg(&dir), "chown")?;
-        }
-        std::fs::write(dir.join("owner.pid"), std::process::id().to_string())
-            .map_err(|e| Error::Config(format!("cannot write to {}: {e}", dir.display())))?;
-        run(
-            pg_command(run_as, &bin, "initdb")
-                .args([
-                    "-U",
-                    "postgres",
-                    "-A",
-                    "trust",
-                    "-E",
-                    "UTF8",
-                    "--locale=C",
-                    "--no-sync",
-                    "-D",
-                ])
-                .arg(&data),
-            "initdb",
-        )?;
-        // The watcher outlives us: it polls our pid and tears the cluster down when we
-        // are gone, even after a panic or a kill.
-        let mut last_err = String::new();
-        for _ in 0..5 {
-            let port = free_port()?;
-            let opts = format!(
-                "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=300 \
-                 -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
-                 -c shared_buffers=256MB -c maintenance_work_mem=512MB",
-                dir.display()
-            );
-            let status = pg_command(run_as, &bin, "pg_ctl")
-                .args(["-w", "-t", "60", "-D"])
-                .arg(&data)
-                .arg("-l")
-                .arg(dir.join("server.log"))
-                .args(["-o", &opts, "start"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .map_err(|e| Error::Config(format!("cannot run pg_ctl: {e}")))?;
-            if status.success() {
-                spawn_watcher(run_as, &bin, &dir)?;
-                return Ok(port);
-            }
-            last_err = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
-        }
-        let _ = std::fs::remove_dir_all(&dir);
-        Err(Error::Config(format!(
-            "private PostgreSQL did not start: {last_err}"
-        )))
+        launch().map(|l| l.port)
     }
+
+    /// Starts a cluster owned by the caller: unlike the process-wide [`server`], it
+    /// can be restarted or stopped without disturbing other tests, and it is stopped
+    /// and removed when the [`OwnedCluster`] is dropped (or, failing that, when this
+    /// process exits).
+    ///
+    /// ```no_run
+    /// let cluster = rowguard::dev::LocalCluster::start_owned()?;
+    /// let app_url = cluster.migrated_database("app")?;
+    /// cluster.restart()?;
+    /// # Ok::<(), rowguard::Error>(())
+    /// ```
+    pub fn start_owned() -> Result<OwnedCluster> {
+        let launched = launch()?;
+        let admin_url = Url::parse(&format!(
+            "postgres://postgres@127.0.0.1:{}/postgres",
+            launched.port
+        ))
+        .map_err(|e| Error::Config(e.to_string()))?;
+        Ok(OwnedCluster {
+            launched,
+            server: Server {
+                admin_url,
+                private: true,
+            },
+        })
+    }
+}
+
+/// A private cluster for one test: see [`LocalCluster::start_owned`].
+#[derive(Debug)]
+pub struct OwnedCluster {
+    launched: Launched,
+    server: Server,
+}
+
+impl OwnedCluster {
+    /// The superuser URL of the maintenance database.
+    pub fn url(&self) -> &str {
+        self.server.admin_url()
+    }
+
+    /// The TCP port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.launched.port
+    }
+
+    /// The cluster as a [`Server`], for its URLs.
+    pub fn server(&self) -> &Server {
+        &self.server
+    }
+
+    /// Creates (or reuses) a fully migrated database called `name`, with the
+    /// application login role, and returns its URL as that role ([`APP_LOGIN_ROLE`]).
+    pub fn migrated_database(&self, name: &str) -> Result<String> {
+        ensure_migrated_database(&self.server, name)?;
+        Ok(self.server.app_url(name))
+    }
+
+    /// Restarts the server (`pg_ctl restart -m fast`): every session is terminated, and
+    /// the server listens again on the same port when this returns.
+    pub fn restart(&self) -> Result<()> {
+        self.pg_ctl(&["-w", "-t", "60", "-m", "fast", "restart"])
+    }
+
+    /// Stops the server (`pg_ctl stop -m fast`); the directory stays until drop.
+    pub fn stop(&self) -> Result<()> {
+        self.pg_ctl(&["-w", "-t", "60", "-m", "fast", "stop"])
+    }
+
+    /// Starts a stopped server again, on the same port.
+    pub fn start(&self) -> Result<()> {
+        self.pg_ctl(&["-w", "-t", "60", "-o", &self.launched.opts, "start"])
+    }
+
+    fn pg_ctl(&self, args: &[&str]) -> Result<()> {
+        let l = &self.launched;
+        // `restart` reuses the options of the running server (postmaster.opts);
+        // `start` is given them again.
+        run(
+            pg_command(l.run_as, &l.bin, "pg_ctl")
+                .arg("-D")
+                .arg(l.dir.join("data"))
+                .arg("-l")
+                .arg(l.dir.join("server.log"))
+                .args(args),
+            "pg_ctl",
+        )
+    }
+}
+
+impl Drop for OwnedCluster {
+    fn drop(&mut self) {
+        let l = &self.launched;
+        let _ = pg_command(l.run_as, &l.bin, "pg_ctl")
+            .arg("-D")
+            .arg(l.dir.join("data"))
+            .args(["-m", "immediate", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(&l.dir);
+    }
+}
+
+/// Creates and starts a cluster in a new temporary directory, with a watcher that
+/// removes it when this process exits.
+fn launch() -> Result<Launched> {
+    sweep_dead_clusters();
+    let bin = pg_bin_dir();
+    let dir = make_cluster_dir()?;
+    let data = dir.join("data");
+    let run_as = if is_root() { Some("postgres") } else { None };
+    if let Some(user) = run_as {
+        run(Command::new("chown").args(["-R", user]).arg(&dir), "chown")?;
+    }
+    std::fs::write(dir.join("owner.pid"), std::process::id().to_string())
+        .map_err(|e| Error::Config(format!("cannot write to {}: {e}", dir.display())))?;
+    run(
+        pg_command(run_as, &bin, "initdb")
+            .args([
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+                "-D",
+            ])
+            .arg(&data),
+        "initdb",
+    )?;
+    // The watcher outlives us: it polls our pid and tears the cluster down when we
+    // are gone, even after a panic or a kill.
+    let mut last_err = String::new();
+    for _ in 0..5 {
+        let port = free_port()?;
+        let opts = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=300 \
+             -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
+             -c shared_buffers=256MB -c maintenance_work_mem=512MB",
+            dir.display()
+        );
+        let status = pg_command(run_as, &bin, "pg_ctl")
+            .args(["-w", "-t", "60", "-D"])
+            .arg(&data)
+            .arg("-l")
+            .arg(dir.join("server.log"))
+            .args(["-o", &opts, "start"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map_err(|e| Error::Config(format!("cannot run pg_ctl: {e}")))?;
+        if status.success() {
+            spawn_watcher(run_as, &bin, &dir)?;
+            return Ok(Launched {
+                dir,
+                port,
+                run_as,
+                bin,
+                opts,
+            });
+        }
+        last_err = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Err(Error::Config(format!(
+        "private PostgreSQL did not start: {last_err}"
+    )))
 }
 
 fn is_root() -> bool {
@@ -512,8 +638,17 @@ impl TestDatabase {
     }
 
     /// Creates a fresh, empty database (no migrations), for migration tests.
+    ///
+    /// The migrated template is made first. `rowguard_app` and `rowguard_admin` are
+    /// cluster-wide, and reverting the foundation migration drops them unless another
+    /// database still holds grants to them: the template does, so a test that reverts
+    /// its database to zero cannot drop the roles from under a concurrent test.
     pub fn empty() -> Result<TestDatabase> {
         let server = server()?;
+        ensure_migrated_database(
+            server,
+            &format!("{TEMPLATE_PREFIX}{}", migrations_fingerprint()),
+        )?;
         let mut admin = server.admin_conn()?;
         sweep_dead_test_databases(&mut admin)?;
         let name = format!(

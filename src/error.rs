@@ -122,10 +122,12 @@ impl From<DieselError> for Error {
 }
 
 fn classify_unknown(message: &str) -> Option<Error> {
-    // PostgreSQL's own messages for SQLSTATE 42501 (aclcheck_error, RLS WITH CHECK)
+    // PostgreSQL's own messages for SQLSTATE 42501 (aclcheck_error's "permission
+    // denied for ..." and "must be owner of ...", RLS WITH CHECK)
     // and 57014 (statement_timeout); server messages are English unless lc_messages,
     // a superuser-only setting, says otherwise.
     if message.starts_with("permission denied")
+        || message.starts_with("must be owner of")
         || message.starts_with("new row violates row-level security policy")
         || message.starts_with("query would be affected by row-level security policy")
     {

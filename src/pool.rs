@@ -7,13 +7,25 @@
 //! that RLS reads exists only inside these transactions.
 //!
 //! `BEGIN` and the context statement are sent pipelined, so opening a tenant
-//! transaction costs one round trip. [`TenantPool::fetch`] sends `BEGIN`, the context,
-//! one query and `COMMIT` together: a one-statement tenant transaction in one round trip.
+//! transaction costs one round trip. [`TenantPool::fetch`] also pipelines the one query
+//! with them and then commits: a one-statement tenant transaction in two round trips.
+//! (COMMIT cannot join the batch safely: diesel-async sends a statement's Bind only
+//! once its Parse has answered, so a COMMIT sent alongside could overtake a query
+//! seen for the first time on that connection.)
 //!
 //! The transaction manager is told it is inside a transaction *before* anything is
 //! sent. A future dropped halfway (a timeout, a cancelled request) therefore returns a
 //! connection the pool sees as mid-transaction, and bb8 discards it instead of handing
 //! a connection with an open transaction, or a lingering context, to the next caller.
+//!
+//! Checkouts are served first come, first served, and skip connections whose socket
+//! closed while idle (a restarted server, a terminated backend). `with_tenant` and
+//! `as_admin` also open their transaction again on a fresh connection when the one
+//! they got turns out dead before anything of the caller's ran; so after a server
+//! restart or a killed backend the pool recovers by itself, and only transactions
+//! that were in flight fail, with [`Error::ConnectionLost`]. While the server cannot
+//! be reached, a checkout that times out reports `ConnectionLost`, not
+//! [`Error::PoolTimeout`], which means every connection is busy.
 
 use std::time::Duration;
 
@@ -24,11 +36,15 @@ use diesel::pg::Pg;
 use diesel::query_builder::{AsQuery, QueryFragment, QueryId};
 use diesel::query_dsl::CompatibleType;
 use diesel_async::pooled_connection::bb8::{Pool, PooledConnection};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, PoolError};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, PoolError, PoolableConnection,
+};
+use diesel_async::AsyncConnection;
 use diesel_async::{
     AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection,
     TransactionManager,
 };
+use futures_util::future::{BoxFuture, FutureExt};
 use ref_cast::{ref_cast_custom, RefCastCustom};
 use tracing::Instrument;
 
@@ -165,6 +181,59 @@ fn env_number(name: &str) -> Result<Option<u64>> {
 pub struct TenantPool {
     pool: Pool<AsyncPgConnection>,
     config: PoolConfig,
+    connect_errors: ConnectErrors,
+    /// One permit per connection, handed out first come, first served.
+    fair: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+/// A checked-out connection and its place in the queue. The connection goes back to
+/// bb8 before the permit is released (fields drop in order), so the next caller in
+/// line finds it idle.
+struct Checkout<'a> {
+    conn: PooledConnection<'a, AsyncPgConnection>,
+    _permit: tokio::sync::SemaphorePermit<'a>,
+}
+
+impl std::ops::Deref for Checkout<'_> {
+    type Target = AsyncPgConnection;
+    fn deref(&self) -> &AsyncPgConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Checkout<'_> {
+    fn deref_mut(&mut self) -> &mut AsyncPgConnection {
+        &mut self.conn
+    }
+}
+
+/// The last error bb8 met opening a connection (it retries until the checkout
+/// timeout and reports only "timed out"), so that a checkout that times out while the
+/// server is unreachable says so ([`Error::ConnectionLost`]) rather than
+/// [`Error::PoolTimeout`], which is kept for a pool whose connections are all busy.
+#[derive(Clone, Debug, Default)]
+struct ConnectErrors(std::sync::Arc<std::sync::Mutex<Option<(std::time::Instant, String)>>>);
+
+impl ConnectErrors {
+    /// The last connection error recorded at or after `since`.
+    fn since(&self, since: std::time::Instant) -> Option<String> {
+        let last = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        last.as_ref()
+            .filter(|(at, _)| *at >= since)
+            .map(|(_, e)| e.clone())
+    }
+}
+
+impl bb8::ErrorSink<PoolError> for ConnectErrors {
+    fn sink(&self, error: PoolError) {
+        tracing::warn!(%error, "cannot open a database connection");
+        let mut last = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *last = Some((std::time::Instant::now(), error.to_string()));
+    }
+
+    fn boxed_clone(&self) -> Box<dyn bb8::ErrorSink<PoolError>> {
+        Box::new(self.clone())
+    }
 }
 
 impl std::fmt::Debug for TenantPool {
@@ -218,9 +287,15 @@ impl TenantPool {
                     .into(),
             ));
         }
-        let manager =
-            AsyncDieselConnectionManager::<AsyncPgConnection>::new(config.database_url.clone());
+        let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
+        manager_config.custom_setup = Box::new(connect_and_prepare);
+        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
+            config.database_url.clone(),
+            manager_config,
+        );
+        let connect_errors = ConnectErrors::default();
         let pool = Pool::builder()
+            .error_sink(Box::new(connect_errors.clone()))
             .max_size(config.max_size)
             .connection_timeout(config.checkout_timeout)
             // A checkout test costs a round trip on every transaction. Broken
@@ -228,7 +303,13 @@ impl TenantPool {
             // failed transaction marks them broken) and by the failing query itself.
             .test_on_check_out(false)
             .build_unchecked(manager);
-        Ok(Self { pool, config })
+        let fair = std::sync::Arc::new(tokio::sync::Semaphore::new(config.max_size as usize));
+        Ok(Self {
+            pool,
+            config,
+            connect_errors,
+            fair,
+        })
     }
 
     /// Builds a pool from [`PoolConfig::from_env`].
@@ -247,14 +328,72 @@ impl TenantPool {
         (s.connections, s.idle_connections)
     }
 
-    async fn checkout(&self) -> Result<PooledConnection<'_, AsyncPgConnection>> {
-        self.pool.get().await.map_err(|e| match e {
-            bb8::RunError::TimedOut => Error::PoolTimeout(self.config.checkout_timeout),
-            bb8::RunError::User(PoolError::ConnectionError(e)) => {
-                Error::ConnectionLost(e.to_string())
+    /// Checks out a connection, in arrival order, skipping any whose socket has closed
+    /// while it sat idle (a server restart, a terminated backend, a network cut): the
+    /// check reads local state only, so it costs no round trip. A skipped connection
+    /// is broken, so bb8 discards it when it is dropped here and opens a fresh one.
+    ///
+    /// bb8's own queue is not fair: a returned connection goes to whichever caller
+    /// looks first, and a woken waiter that loses the race waits again at the back.
+    /// With many more callers than connections (the load test runs 64 tasks on 8),
+    /// a few checkouts in 20,000 waited past a 5 s timeout that way. Callers
+    /// therefore first take a permit from a FIFO semaphore with one permit per
+    /// connection, so bb8 only ever sees as many callers as it has connections.
+    async fn checkout(&self) -> Result<Checkout<'_>> {
+        let started = std::time::Instant::now();
+        let timed_out = || match self.connect_errors.since(started) {
+            Some(e) => Error::ConnectionLost(format!("cannot connect: {e}")),
+            None => Error::PoolTimeout(self.config.checkout_timeout),
+        };
+        let permit = tokio::time::timeout(self.config.checkout_timeout, self.fair.acquire())
+            .await
+            .map_err(|_| timed_out())?
+            .map_err(|_| Error::Config("the pool was closed".to_owned()))?;
+        for _ in 0..=self.config.max_size {
+            let mut conn = self.pool.get().await.map_err(|e| match e {
+                bb8::RunError::TimedOut => timed_out(),
+                bb8::RunError::User(PoolError::ConnectionError(e)) => {
+                    Error::ConnectionLost(e.to_string())
+                }
+                bb8::RunError::User(PoolError::QueryError(e)) => Error::from(e),
+            })?;
+            if !PoolableConnection::is_broken(&mut *conn) {
+                return Ok(Checkout {
+                    conn,
+                    _permit: permit,
+                });
             }
-            bb8::RunError::User(PoolError::QueryError(e)) => Error::from(e),
-        })
+            tracing::debug!("discarding a pooled connection that was closed while idle");
+        }
+        Err(Error::ConnectionLost(
+            "every pooled connection was closed".to_owned(),
+        ))
+    }
+
+    /// Checks out a connection and opens a transaction on it: `BEGIN` and the context
+    /// statement `set()`, pipelined. When that fails because the connection turns out
+    /// to be dead (closed between the check and the send), nothing of the caller's
+    /// has run yet, so it is retried on another connection, a few times at most.
+    async fn checkout_and_begin<Q>(&self, set: impl Fn() -> Q) -> Result<Checkout<'_>>
+    where
+        Q: QueryFragment<Pg> + QueryId + Send + 'static,
+    {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut conn = self.checkout().await?;
+            match open_transaction(&mut conn, set()).await {
+                Ok(()) => return Ok(conn),
+                Err(Error::ConnectionLost(why)) if attempt < BEGIN_ATTEMPTS => {
+                    tracing::debug!(
+                        attempt,
+                        why,
+                        "connection lost before the transaction began; retrying"
+                    );
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Runs `f` in one transaction acting for `ctx`, and returns its result.
@@ -289,10 +428,12 @@ impl TenantPool {
             role = ctx.role.map(|r| r.as_str()),
         );
         async {
-            let mut conn = self.checkout().await?;
-            let conn: &mut AsyncPgConnection = &mut conn;
-            self.begin(conn, self.config.app_role.as_deref(), ctx)
+            let mut conn = self
+                .checkout_and_begin(|| {
+                    set_context_query(self.config.app_role.as_deref(), ctx, self.timeouts())
+                })
                 .await?;
+            let conn: &mut AsyncPgConnection = &mut conn;
             let result = f(TenantConn::wrap(conn)).await;
             finish(conn, result).await
         }
@@ -300,8 +441,11 @@ impl TenantPool {
         .await
     }
 
-    /// Runs one query acting for `ctx`, sending `BEGIN`, the context, the query and
-    /// `COMMIT` pipelined: one round trip for the whole transaction.
+    /// Runs one query acting for `ctx`: `BEGIN`, the context and the query are sent
+    /// pipelined, then `COMMIT`; two round trips for the whole transaction.
+    ///
+    /// Unlike `with_tenant`, it is never retried: the query has been sent by the time
+    /// a dead connection shows, and it may have committed.
     ///
     /// ```no_run
     /// use diesel::QueryDsl;
@@ -327,21 +471,26 @@ impl TenantPool {
             let conn: &mut AsyncPgConnection = &mut pooled;
             mark_in_transaction(conn)?;
             let set = set_context_query(self.config.app_role.as_deref(), ctx, self.timeouts());
-            let shared: &AsyncPgConnection = conn;
-            let (mut for_begin, mut for_commit) = (shared, shared);
-            let (begin, set, rows, commit) = futures_util::join!(
-                for_begin.batch_execute("BEGIN"),
-                set.execute(&mut &*shared),
-                query.load::<U>(&mut &*shared),
-                for_commit.batch_execute("COMMIT"),
+            // Wire order is what makes this safe: BEGIN is a simple query, sent on the
+            // first poll; the context statement was prepared when the connection was
+            // opened (`connect_and_prepare`), so its Bind/Execute follow at once; the
+            // caller's query comes after both, even when it still needs a Parse. COMMIT
+            // waits for the query's result: sent in the same batch, it could overtake a
+            // query whose statement is not prepared yet.
+            let mut shared: &AsyncPgConnection = conn;
+            let (begin, set, rows) = futures_util::join!(
+                shared.batch_execute("BEGIN"),
+                set.execute(&mut &*conn),
+                query.load::<U>(&mut &*conn),
             );
-            // COMMIT of a failed transaction rolls it back on the server; either way
-            // the transaction is over.
-            mark_transaction_ended(conn);
-            begin?;
-            set?;
-            let rows = rows?;
-            commit?;
+            let rows = match begin.and(set).and(rows) {
+                Ok(rows) => rows,
+                Err(e) => {
+                    abort(conn).await;
+                    return Err(e.into());
+                }
+            };
+            AnsiTransactionManager::commit_transaction(conn).await?;
             Ok(rows)
         }
         .instrument(span)
@@ -375,17 +524,12 @@ impl TenantPool {
         let span = tracing::info_span!("rowguard.admin_tx", reason);
         async {
             tracing::info!(reason, "admin transaction (BYPASSRLS)");
-            let mut conn = self.checkout().await?;
+            let mut conn = self
+                .checkout_and_begin(|| {
+                    crate::tenant::set_admin_query(&self.config.admin_role, self.timeouts())
+                })
+                .await?;
             let conn: &mut AsyncPgConnection = &mut conn;
-            mark_in_transaction(conn)?;
-            let set = crate::tenant::set_admin_query(&self.config.admin_role, self.timeouts());
-            let mut shared: &AsyncPgConnection = conn;
-            let (begin, set) =
-                futures_util::join!(shared.batch_execute("BEGIN"), set.execute(&mut &*conn),);
-            if let Err(e) = begin.and(set) {
-                let _ = AnsiTransactionManager::rollback_transaction(conn).await;
-                return Err(e.into());
-            }
             let result = f(AdminConn::wrap(conn)).await;
             finish(conn, result).await
         }
@@ -411,25 +555,59 @@ impl TenantPool {
             idle_in_transaction: millis(self.config.idle_in_transaction_timeout),
         }
     }
+}
 
-    /// Opens the transaction: `BEGIN` and the context statement, pipelined.
-    async fn begin(
-        &self,
-        conn: &mut AsyncPgConnection,
-        role: Option<&str>,
-        ctx: &TenantContext,
-    ) -> Result<()> {
-        mark_in_transaction(conn)?;
-        let set = set_context_query(role, ctx, self.timeouts());
-        let mut shared: &AsyncPgConnection = conn;
-        let (begin, set) =
-            futures_util::join!(shared.batch_execute("BEGIN"), set.execute(&mut &*conn),);
-        if let Err(e) = begin.and(set) {
-            let _ = AnsiTransactionManager::rollback_transaction(conn).await;
-            return Err(e.into());
-        }
-        Ok(())
+/// How many times a transaction is opened on a fresh connection when the connection
+/// is found dead while opening it.
+const BEGIN_ATTEMPTS: u32 = 3;
+
+/// Sends `BEGIN` and the context statement `set`, pipelined. On failure the
+/// transaction is rolled back, and the connection left broken if that fails too.
+async fn open_transaction<Q>(conn: &mut AsyncPgConnection, set: Q) -> Result<()>
+where
+    Q: QueryFragment<Pg> + QueryId + Send + 'static,
+{
+    mark_in_transaction(conn)?;
+    let mut shared: &AsyncPgConnection = conn;
+    let (begin, set) = futures_util::join!(shared.batch_execute("BEGIN"), set.execute(&mut &*conn));
+    if let Err(e) = begin.and(set) {
+        abort(conn).await;
+        return Err(e.into());
     }
+    Ok(())
+}
+
+/// Rolls back after a failure; if even that fails, leaves the transaction manager in
+/// error so the pool discards the connection.
+async fn abort(conn: &mut AsyncPgConnection) {
+    if AnsiTransactionManager::rollback_transaction(conn)
+        .await
+        .is_err()
+    {
+        AnsiTransactionManager::transaction_manager_status_mut(conn).set_in_error();
+    }
+}
+
+/// Opens a connection and prepares the context statement on it, so that in every
+/// pipelined transaction the context's Bind/Execute go out right after `BEGIN`, ahead
+/// of any statement of the caller's. `set_config(..., true)` outside a transaction
+/// block changes nothing beyond this one statement.
+fn connect_and_prepare(url: &str) -> BoxFuture<'_, diesel::ConnectionResult<AsyncPgConnection>> {
+    async move {
+        let mut conn = AsyncPgConnection::establish(url).await?;
+        let warm = crate::tenant::context_query(
+            None,
+            String::new(),
+            String::new(),
+            String::new(),
+            crate::tenant::Timeouts::default(),
+        );
+        warm.execute(&mut conn)
+            .await
+            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+        Ok(conn)
+    }
+    .boxed()
 }
 
 /// Records in the transaction manager that a transaction is open, before `BEGIN` is
@@ -445,21 +623,6 @@ fn mark_in_transaction(conn: &mut AsyncPgConnection) -> Result<()> {
     Ok(())
 }
 
-fn mark_transaction_ended(conn: &mut AsyncPgConnection) {
-    let status = AnsiTransactionManager::transaction_manager_status_mut(conn);
-    match status.transaction_state() {
-        Ok(state) => {
-            if state
-                .change_transaction_depth(TransactionDepthChange::DecreaseDepth)
-                .is_err()
-            {
-                status.set_in_error();
-            }
-        }
-        Err(_) => status.set_in_error(),
-    }
-}
-
 /// Commits on `Ok`, rolls back on `Err`. A failed COMMIT or ROLLBACK leaves the
 /// transaction manager in error, so the pool discards the connection.
 async fn finish<R>(conn: &mut AsyncPgConnection, result: Result<R>) -> Result<R> {
@@ -469,12 +632,7 @@ async fn finish<R>(conn: &mut AsyncPgConnection, result: Result<R>) -> Result<R>
             Ok(value)
         }
         Err(e) => {
-            if AnsiTransactionManager::rollback_transaction(conn)
-                .await
-                .is_err()
-            {
-                AnsiTransactionManager::transaction_manager_status_mut(conn).set_in_error();
-            }
+            abort(conn).await;
             Err(e)
         }
     }

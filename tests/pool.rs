@@ -238,3 +238,24 @@ async fn a_panic_rolls_back_and_the_pool_keeps_serving() {
 fn conn_is_alive() -> bool {
     std::hint::black_box(true)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_on_a_fresh_connection_runs_a_new_query_inside_its_transaction() {
+    let db = TestDatabase::new().expect("db");
+    let setup = db.app_pool(1).expect("pool");
+    let a = make_tenant(&setup, "alpha").await;
+    drop(setup);
+    // A new pool: its connection has never seen this query, so the statement still
+    // needs a Parse when the transaction is pipelined. It must still run after the
+    // context and before COMMIT, and so see the tenant's row.
+    for _ in 0..3 {
+        let pool = db.app_pool(1).expect("pool");
+        let names: Vec<String> = pool
+            .fetch(&TenantContext::new(a), tenants::table.select(tenants::name))
+            .await
+            .expect("fetch");
+        assert_eq!(names, vec!["alpha"]);
+        let idle = idle_state(&pool).await;
+        assert!(!idle.in_transaction && idle.tenant_setting.is_empty());
+    }
+}

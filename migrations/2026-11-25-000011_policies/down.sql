@@ -1,7 +1,61 @@
 -- Undoes the policies migration (written by hand; up.sql is generated from policies/),
--- in reverse order: look-up functions, grants, then RLS.
+-- in reverse order: role tiers, look-up functions, grants, then RLS.
 -- `REVOKE CREATE ON SCHEMA public FROM PUBLIC` is deliberately not undone: it is
 -- PostgreSQL 15's default, and granting CREATE to PUBLIC would weaken the database.
+
+-- policies/40_role_tiers.sql
+DROP POLICY IF EXISTS role_tier_delete ON files;
+DROP POLICY IF EXISTS role_tier ON files;
+DROP POLICY IF EXISTS role_tier_delete ON events;
+DROP POLICY IF EXISTS role_tier ON events;
+DROP POLICY IF EXISTS role_tier_delete ON hub_links;
+DROP POLICY IF EXISTS role_tier ON hub_links;
+DROP POLICY IF EXISTS role_tier_delete ON ai_employee_outputs;
+DROP POLICY IF EXISTS role_tier ON ai_employee_outputs;
+DROP POLICY IF EXISTS role_tier_delete ON ai_employee_jobs;
+DROP POLICY IF EXISTS role_tier ON ai_employee_jobs;
+DROP POLICY IF EXISTS role_tier_delete ON automation_runs;
+DROP POLICY IF EXISTS role_tier ON automation_runs;
+DROP POLICY IF EXISTS role_tier_delete ON tasks;
+DROP POLICY IF EXISTS role_tier ON tasks;
+DROP POLICY IF EXISTS role_tier_delete ON meeting_embeddings;
+DROP POLICY IF EXISTS role_tier ON meeting_embeddings;
+DROP POLICY IF EXISTS role_tier_delete ON meeting_summaries;
+DROP POLICY IF EXISTS role_tier ON meeting_summaries;
+DROP POLICY IF EXISTS role_tier_delete ON transcripts;
+DROP POLICY IF EXISTS role_tier ON transcripts;
+DROP POLICY IF EXISTS role_tier_delete ON meeting_participants;
+DROP POLICY IF EXISTS role_tier ON meeting_participants;
+DROP POLICY IF EXISTS role_tier_delete ON meetings;
+DROP POLICY IF EXISTS role_tier ON meetings;
+DROP POLICY IF EXISTS role_tier_delete ON deal_activity_embeddings;
+DROP POLICY IF EXISTS role_tier ON deal_activity_embeddings;
+DROP POLICY IF EXISTS role_tier_delete ON deal_activities;
+DROP POLICY IF EXISTS role_tier ON deal_activities;
+DROP POLICY IF EXISTS role_tier_delete ON deals;
+DROP POLICY IF EXISTS role_tier ON deals;
+DROP POLICY IF EXISTS role_tier_delete ON contacts;
+DROP POLICY IF EXISTS role_tier ON contacts;
+DROP POLICY IF EXISTS role_tier_delete ON companies;
+DROP POLICY IF EXISTS role_tier ON companies;
+DROP POLICY IF EXISTS role_tier_delete ON document_embeddings;
+DROP POLICY IF EXISTS role_tier ON document_embeddings;
+DROP POLICY IF EXISTS role_tier_delete ON documents;
+DROP POLICY IF EXISTS role_tier ON documents;
+DROP POLICY IF EXISTS role_tier ON audit_log;
+DROP POLICY IF EXISTS role_tier ON notifications;
+DROP POLICY IF EXISTS role_tier_delete ON automations;
+DROP POLICY IF EXISTS role_tier ON automations;
+DROP POLICY IF EXISTS role_tier_delete ON integrations;
+DROP POLICY IF EXISTS role_tier ON integrations;
+DROP POLICY IF EXISTS role_tier_delete ON invites;
+DROP POLICY IF EXISTS role_tier_update ON invites;
+DROP POLICY IF EXISTS role_tier ON invites;
+DROP POLICY IF EXISTS role_tier ON sessions;
+DROP POLICY IF EXISTS role_tier_delete ON users;
+DROP POLICY IF EXISTS role_tier_update ON users;
+DROP POLICY IF EXISTS role_tier ON users;
+DROP POLICY IF EXISTS role_tier ON tenants;
 
 -- policies/30_lookups.sql
 DROP FUNCTION IF EXISTS rowguard.resolve_tenant_host(text);

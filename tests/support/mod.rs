@@ -1,0 +1,66 @@
+//! Helpers shared by the integration tests: tenants and users created through the
+//! admin path, and small raw-SQL helpers. Not a test file itself.
+#![allow(dead_code)]
+
+use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
+use diesel::QueryableByName;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use rowguard::pool::TenantPool;
+use rowguard::{MemberRole, TenantId, UserId};
+
+/// Creates a tenant as the admin role (the application role may not insert tenants).
+pub async fn make_tenant(pool: &TenantPool, slug: &str) -> TenantId {
+    let id = TenantId::new_v7();
+    let slug = slug.to_owned();
+    pool.as_admin("test setup: create tenant", async |conn| {
+        diesel::sql_query("INSERT INTO tenants (id, slug, name) VALUES ($1, $2, $2)")
+            .bind::<SqlUuid, _>(id.as_uuid())
+            .bind::<Text, _>(&slug)
+            .execute(conn)
+            .await?;
+        Ok(())
+    })
+    .await
+    .expect("create tenant");
+    id
+}
+
+/// Creates a user of `tenant` with `role`, as the admin role.
+pub async fn make_user(pool: &TenantPool, tenant: TenantId, role: MemberRole) -> UserId {
+    let id = UserId::new_v7();
+    pool.as_admin("test setup: create user", async |conn| {
+        diesel::sql_query(
+            "INSERT INTO users (tenant_id, id, email, display_name, role) \
+             VALUES ($1, $2, $3, $3, $4::member_role)",
+        )
+        .bind::<SqlUuid, _>(tenant.as_uuid())
+        .bind::<SqlUuid, _>(id.as_uuid())
+        .bind::<Text, _>(format!("{}-{id}@example.test", role.as_str()))
+        .bind::<Text, _>(role.as_str())
+        .execute(conn)
+        .await?;
+        Ok(())
+    })
+    .await
+    .expect("create user");
+    id
+}
+
+#[derive(QueryableByName)]
+struct N {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// `SELECT count(*) FROM <from>` on `conn` (`from` is test-written SQL, never input).
+pub async fn count(conn: &mut AsyncPgConnection, from: &str) -> rowguard::Result<i64> {
+    let row: N = diesel::sql_query(format!("SELECT count(*) AS n FROM {from}"))
+        .get_result(conn)
+        .await?;
+    Ok(row.n)
+}
+
+/// Runs one test-written statement and returns the number of rows it affected.
+pub async fn exec(conn: &mut AsyncPgConnection, sql: &str) -> rowguard::Result<usize> {
+    Ok(diesel::sql_query(sql).execute(conn).await?)
+}
