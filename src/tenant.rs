@@ -15,7 +15,7 @@ use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
 
 use diesel::pg::PgConnection;
-use diesel::sql_types::{Nullable, Text};
+use diesel::sql_types::Text;
 use diesel::Connection;
 use diesel_async::AsyncPgConnection;
 use ref_cast::{ref_cast_custom, RefCastCustom};
@@ -97,7 +97,9 @@ id_newtype!(
 );
 
 /// A member's role within a tenant, from most to least privileged.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, diesel_derive_enum::DbEnum)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, diesel_derive_enum::DbEnum,
+)]
 #[ExistingTypePath = "crate::schema::sql_types::MemberRole"]
 #[serde(rename_all = "snake_case")]
 pub enum MemberRole {
@@ -183,27 +185,74 @@ impl TenantContext {
     }
 }
 
-/// The one statement that sets a transaction's context. Every value is bound; `role`
-/// is the PostgreSQL role to act as (`set_config('role', ..., true)` is `SET LOCAL ROLE`),
-/// or NULL to keep the login role. `set_config` with NULL would fail, so NULL becomes ''.
-pub(crate) const SET_CONTEXT_SQL: &str = "SELECT \
-     set_config('role', coalesce($1, current_setting('role')), true), \
-     set_config('app.tenant_id', $2, true), \
-     set_config('app.user_id', coalesce($3, ''), true), \
-     set_config('app.role', coalesce($4, ''), true)";
+/// Per-transaction timeouts, as PostgreSQL interval strings (`"5000ms"`).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Timeouts {
+    pub(crate) statement: Option<String>,
+    pub(crate) idle_in_transaction: Option<String>,
+}
 
-/// Builds the context statement with its parameters bound.
+type ContextQuery =
+    diesel::query_builder::BoxedSqlQuery<'static, diesel::pg::Pg, diesel::query_builder::SqlQuery>;
+
+/// Builds the one statement that sets a transaction's context: the role to act as
+/// (`set_config('role', ..., true)` is `SET LOCAL ROLE`), `app.tenant_id`, `app.user_id`,
+/// `app.role` and the timeouts. The SQL text depends only on which settings are
+/// present; every value is a bound parameter.
+fn context_query(settings: Vec<(&'static str, Option<String>)>) -> ContextQuery {
+    let mut sql = String::from("SELECT 1");
+    let mut values = Vec::new();
+    for (name, value) in settings {
+        if let Some(value) = value {
+            values.push(value);
+            sql.push_str(&format!(", set_config('{name}', ${}, true)", values.len()));
+        }
+    }
+    let mut query = diesel::sql_query(sql).into_boxed();
+    for value in values {
+        query = query.bind::<Text, _>(value);
+    }
+    query
+}
+
+/// The context statement for a tenant transaction.
 pub(crate) fn set_context_query(
     db_role: Option<&str>,
     ctx: &TenantContext,
-) -> diesel::query_builder::BoxedSqlQuery<'static, diesel::pg::Pg, diesel::query_builder::SqlQuery>
-{
-    diesel::sql_query(SET_CONTEXT_SQL)
-        .into_boxed()
-        .bind::<Nullable<Text>, _>(db_role.map(str::to_owned))
-        .bind::<Text, _>(ctx.tenant_id.to_string())
-        .bind::<Nullable<Text>, _>(ctx.user_id.map(|u| u.to_string()))
-        .bind::<Nullable<Text>, _>(ctx.role.map(|r| r.as_str().to_owned()))
+    timeouts: Timeouts,
+) -> ContextQuery {
+    context_query(vec![
+        ("role", db_role.map(str::to_owned)),
+        ("app.tenant_id", Some(ctx.tenant_id.to_string())),
+        (
+            "app.user_id",
+            Some(ctx.user_id.map(|u| u.to_string()).unwrap_or_default()),
+        ),
+        (
+            "app.role",
+            Some(ctx.role.map(|r| r.as_str().to_owned()).unwrap_or_default()),
+        ),
+        ("statement_timeout", timeouts.statement),
+        (
+            "idle_in_transaction_session_timeout",
+            timeouts.idle_in_transaction,
+        ),
+    ])
+}
+
+/// The context statement for an admin transaction: the admin role, and no tenant.
+pub(crate) fn set_admin_query(admin_role: &str, timeouts: Timeouts) -> ContextQuery {
+    context_query(vec![
+        ("role", Some(admin_role.to_owned())),
+        ("app.tenant_id", Some(String::new())),
+        ("app.user_id", Some(String::new())),
+        ("app.role", Some(String::new())),
+        ("statement_timeout", timeouts.statement),
+        (
+            "idle_in_transaction_session_timeout",
+            timeouts.idle_in_transaction,
+        ),
+    ])
 }
 
 /// An async connection inside a tenant transaction.
@@ -266,7 +315,7 @@ impl DerefMut for TenantSyncConn {
 /// act as the login role itself.
 ///
 /// ```no_run
-/// use diesel::{Connection, PgConnection, RunQueryDsl};
+/// use diesel::{Connection, PgConnection, QueryDsl, RunQueryDsl};
 /// use rowguard::{tenant::with_tenant_sync, TenantContext, TenantId};
 ///
 /// let mut conn = PgConnection::establish("postgres://app@localhost/app")?;
@@ -286,7 +335,7 @@ where
     F: FnOnce(&mut TenantSyncConn) -> Result<R>,
 {
     conn.transaction(|conn| {
-        diesel::RunQueryDsl::execute(set_context_query(db_role, ctx), conn)?;
+        diesel::RunQueryDsl::execute(set_context_query(db_role, ctx, Timeouts::default()), conn)?;
         f(TenantSyncConn::wrap(conn))
     })
 }

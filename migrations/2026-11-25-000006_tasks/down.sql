@@ -1,0 +1,3 @@
+DROP TABLE IF EXISTS tasks;
+DROP TYPE IF EXISTS task_priority;
+DROP TYPE IF EXISTS task_status;

@@ -1,0 +1,4 @@
+DROP TABLE IF EXISTS audit_log;
+DROP TABLE IF EXISTS files;
+DROP TABLE IF EXISTS notifications;
+DROP TABLE IF EXISTS events;

@@ -1,0 +1,52 @@
+-- Grants: what rowguard_app (tenant requests) and rowguard_admin (control plane and
+-- cross-tenant workers, BYPASSRLS) may do. Row visibility is RLS's job
+-- (10_tenant_isolation.sql); these grants decide which statements may run at all.
+-- Idempotent: GRANT and REVOKE of what is already (not) granted are no-ops.
+
+-- Nobody but the owner creates objects in public (already PostgreSQL 15's default).
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+
+GRANT USAGE ON SCHEMA public, rowguard TO rowguard_app, rowguard_admin;
+GRANT EXECUTE ON FUNCTION
+  rowguard.current_tenant_id(),
+  rowguard.current_user_id(),
+  rowguard.current_member_role(),
+  rowguard.uuid_v7()
+  TO rowguard_app, rowguard_admin;
+
+-- Tenant tables: full CRUD for both roles.
+GRANT SELECT, INSERT, UPDATE, DELETE ON
+  users,
+  sessions,
+  invites,
+  documents,
+  document_embeddings,
+  contacts,
+  companies,
+  deals,
+  deal_activities,
+  deal_activity_embeddings,
+  meetings,
+  meeting_participants,
+  transcripts,
+  meeting_summaries,
+  meeting_embeddings,
+  tasks,
+  automations,
+  automation_runs,
+  ai_employee_jobs,
+  ai_employee_outputs,
+  hub_links,
+  integrations,
+  events,
+  notifications,
+  files
+  TO rowguard_app, rowguard_admin;
+
+-- tenants: the application reads and updates its own tenant (RLS compares id);
+-- only the admin role creates and deletes tenants.
+GRANT SELECT, UPDATE ON tenants TO rowguard_app, rowguard_admin;
+GRANT INSERT, DELETE ON tenants TO rowguard_admin;
+
+-- audit_log is append-only for everyone but the owner.
+GRANT SELECT, INSERT ON audit_log TO rowguard_app, rowguard_admin;

@@ -1,0 +1,91 @@
+-- Pre-tenant look-ups: the few questions asked before a tenant is known (which
+-- tenant and user does this session token, invite token, slug or host belong to?).
+--
+-- Every tenant table is FORCE ROW LEVEL SECURITY, so with no app.tenant_id set the
+-- application role sees nothing, and so would a SECURITY DEFINER function owned by a
+-- filtered role: FORCE applies RLS to the table owner too (only superusers and
+-- BYPASSRLS roles are exempt). These functions are therefore owned by rowguard_admin,
+-- which has BYPASSRLS and SELECT on the tables read here (20_grants.sql), and run
+-- with its rights. To keep that safe they:
+--   * are SECURITY DEFINER with a fixed search_path (pg_catalog first, so nothing a
+--     caller puts in a schema can shadow a built-in) and schema-qualified tables;
+--   * return ids only, never rows, and only for a full match on a secret (token
+--     hash) or public handle (slug, host) of an active tenant;
+--   * are executable only by rowguard_app and rowguard_admin (REVOKE ... FROM PUBLIC).
+-- Re-applying needs to be the functions' owner or a member of rowguard_admin
+-- (superusers are). Parameters are referred to as function_name.param, so a column
+-- of the same name can never capture them.
+
+-- (tenant_id, user_id) of a live session: token unrevoked and unexpired, user and
+-- tenant active. No row for anything else.
+CREATE OR REPLACE FUNCTION rowguard.resolve_session(token text)
+  RETURNS TABLE (tenant_id uuid, user_id uuid)
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, public
+  AS $$
+    SELECT s.tenant_id, s.user_id
+      FROM public.sessions s
+      JOIN public.users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id
+      JOIN public.tenants t ON t.id = s.tenant_id
+     WHERE s.token_hash = sha256(convert_to(resolve_session.token, 'UTF8'))
+       AND s.revoked_at IS NULL
+       AND s.expires_at > now()
+       AND u.status = 'active'
+       AND t.status = 'active'
+  $$;
+ALTER FUNCTION rowguard.resolve_session(text) OWNER TO rowguard_admin;
+REVOKE ALL ON FUNCTION rowguard.resolve_session(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rowguard.resolve_session(text) TO rowguard_app, rowguard_admin;
+COMMENT ON FUNCTION rowguard.resolve_session(text) IS 'Pre-tenant look-up: (tenant_id, user_id) of an unrevoked, unexpired session of an active user in an active tenant, by its bearer token (hashed with sha256 here). Returns ids only.';
+
+-- (tenant_id, invite_id) of a pending invite: not accepted, unexpired, tenant active.
+CREATE OR REPLACE FUNCTION rowguard.resolve_invite(token text)
+  RETURNS TABLE (tenant_id uuid, invite_id uuid)
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, public
+  AS $$
+    SELECT i.tenant_id, i.id
+      FROM public.invites i
+      JOIN public.tenants t ON t.id = i.tenant_id
+     WHERE i.token_hash = sha256(convert_to(resolve_invite.token, 'UTF8'))
+       AND i.accepted_at IS NULL
+       AND i.expires_at > now()
+       AND t.status = 'active'
+  $$;
+ALTER FUNCTION rowguard.resolve_invite(text) OWNER TO rowguard_admin;
+REVOKE ALL ON FUNCTION rowguard.resolve_invite(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rowguard.resolve_invite(text) TO rowguard_app, rowguard_admin;
+COMMENT ON FUNCTION rowguard.resolve_invite(text) IS 'Pre-tenant look-up: (tenant_id, invite_id) of a pending, unexpired invite in an active tenant, by its token (hashed with sha256 here). Returns ids only.';
+
+-- id of the active tenant with this slug, or NULL.
+CREATE OR REPLACE FUNCTION rowguard.resolve_tenant_slug(slug text)
+  RETURNS uuid
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, public
+  AS $$
+    SELECT t.id
+      FROM public.tenants t
+     WHERE t.slug = resolve_tenant_slug.slug
+       AND t.status = 'active'
+  $$;
+ALTER FUNCTION rowguard.resolve_tenant_slug(text) OWNER TO rowguard_admin;
+REVOKE ALL ON FUNCTION rowguard.resolve_tenant_slug(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rowguard.resolve_tenant_slug(text) TO rowguard_app, rowguard_admin;
+COMMENT ON FUNCTION rowguard.resolve_tenant_slug(text) IS 'Pre-tenant look-up: id of the active tenant with this slug, NULL when none.';
+
+-- id of the active tenant served at this host (custom_domain, stored lowercase), or
+-- NULL. The caller strips any port first.
+CREATE OR REPLACE FUNCTION rowguard.resolve_tenant_host(host text)
+  RETURNS uuid
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, public
+  AS $$
+    SELECT t.id
+      FROM public.tenants t
+     WHERE t.custom_domain = lower(resolve_tenant_host.host)
+       AND t.status = 'active'
+  $$;
+ALTER FUNCTION rowguard.resolve_tenant_host(text) OWNER TO rowguard_admin;
+REVOKE ALL ON FUNCTION rowguard.resolve_tenant_host(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rowguard.resolve_tenant_host(text) TO rowguard_app, rowguard_admin;
+COMMENT ON FUNCTION rowguard.resolve_tenant_host(text) IS 'Pre-tenant look-up: id of the active tenant whose custom_domain is lower(host), NULL when none.';

@@ -1,0 +1,605 @@
+//! Throwaway PostgreSQL servers and databases for the demo, the tests and the benches.
+//!
+//! - With `DATABASE_URL` unset, [`server`] starts a private cluster from the installed
+//!   PostgreSQL binaries (`initdb`, `pg_ctl`) in a temporary directory, on its own port
+//!   and socket. A small watcher process stops it and removes the directory when the
+//!   process that started it exits, however it exits. Clusters left behind by a killed
+//!   watcher are swept on the next start.
+//! - With `DATABASE_URL` set, that server is used instead. Its role must be able to
+//!   create databases and roles.
+//!
+//! [`TestDatabase`] migrates a template database once per migration set, then gives
+//! each test its own copy (`CREATE DATABASE ... TEMPLATE ... STRATEGY FILE_COPY`), so
+//! tests run in parallel. Each copy is dropped when the `TestDatabase` is dropped, and
+//! copies left behind by dead test processes are swept.
+//!
+//! Tests act as [`TestDatabase::app_conn`] (a login role that is a member of
+//! `rowguard_app`), never as the owner: row-level security skips superusers and owners.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use diesel::pg::PgConnection;
+use diesel::sql_types::{BigInt, Text};
+use diesel::{Connection, QueryableByName, RunQueryDsl};
+use url::Url;
+
+use crate::error::{Error, Result};
+
+/// The login role tests and the demo act as: a member of `rowguard_app` (and of
+/// `rowguard_admin`, reachable only through `SET LOCAL ROLE`), never an owner.
+pub const APP_LOGIN_ROLE: &str = "rowguard_test_login";
+const APP_LOGIN_PASSWORD: &str = "rowguard_test_login";
+const TEST_DB_PREFIX: &str = "rowguard_test_";
+const TEMPLATE_PREFIX: &str = "rowguard_tpl_";
+const CLUSTER_DIR_PREFIX: &str = "rowguard-pg-";
+
+/// A PostgreSQL server rowguard may create databases and roles on.
+#[derive(Debug)]
+pub struct Server {
+    admin_url: Url,
+    private: bool,
+}
+
+impl Server {
+    /// URL of a superuser (or CREATEDB + CREATEROLE role) on the maintenance database.
+    pub fn admin_url(&self) -> &str {
+        self.admin_url.as_str()
+    }
+
+    /// True when this is a private cluster that rowguard started (DATABASE_URL unset).
+    pub fn is_private(&self) -> bool {
+        self.private
+    }
+
+    /// The URL of `database` on this server, as the admin role.
+    pub fn database_url(&self, database: &str) -> String {
+        with_database(&self.admin_url, database).to_string()
+    }
+
+    /// The URL of `database` on this server, as the application login role.
+    pub fn app_url(&self, database: &str) -> String {
+        let mut url = with_database(&self.admin_url, database);
+        // set_username/set_password fail only for URLs that cannot have credentials,
+        // which a postgres:// URL always can.
+        let _ = url.set_username(APP_LOGIN_ROLE);
+        let _ = url.set_password(Some(APP_LOGIN_PASSWORD));
+        url.to_string()
+    }
+
+    /// Connects to the maintenance database as the admin role.
+    pub fn admin_conn(&self) -> Result<PgConnection> {
+        Ok(PgConnection::establish(self.admin_url.as_str())?)
+    }
+}
+
+fn with_database(url: &Url, database: &str) -> Url {
+    let mut url = url.clone();
+    url.set_path(&format!("/{database}"));
+    url
+}
+
+static SERVER: OnceLock<std::result::Result<Server, String>> = OnceLock::new();
+
+/// The process-wide server: `DATABASE_URL` if set, else a private cluster started once.
+pub fn server() -> Result<&'static Server> {
+    SERVER
+        .get_or_init(|| start_server().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|e| Error::Config(e.clone()))
+}
+
+fn start_server() -> Result<Server> {
+    match std::env::var("DATABASE_URL") {
+        Ok(url) if !url.trim().is_empty() => {
+            let admin_url = Url::parse(url.trim())
+                .map_err(|e| Error::Config(format!("DATABASE_URL is not a URL: {e}")))?;
+            Ok(Server {
+                admin_url,
+                private: false,
+            })
+        }
+        _ => {
+            let port = LocalCluster::start()?;
+            let admin_url = Url::parse(&format!("postgres://postgres@127.0.0.1:{port}/postgres"))
+                .map_err(|e| Error::Config(e.to_string()))?;
+            Ok(Server {
+                admin_url,
+                private: true,
+            })
+        }
+    }
+}
+
+/// A private PostgreSQL cluster in a temporary directory, removed when this process exits.
+#[derive(Debug)]
+pub struct LocalCluster;
+
+impl LocalCluster {
+    /// Starts a cluster and returns its TCP port on 127.0.0.1.
+    ///
+    /// Runs `initdb` and `pg_ctl` from `ROWGUARD_PG_BIN`, else the newest
+    /// `/usr/lib/postgresql/<major>/bin`, else `PATH`. Both refuse to run as root, so as
+    /// root they run as the `postgres` system user.
+    pub fn start() -> Result<u16> {
+        sweep_dead_clusters();
+        let bin = pg_bin_dir();
+        let dir = make_cluster_dir()?;
+        let data = dir.join("data");
+        let run_as = if is_root() { Some("postgres") } else { None };
+        if let Some(user) = run_as {
+            run(Command::new("chown").args(["-R", user]).arg(&dir), "chown")?;
+        }
+        std::fs::write(dir.join("owner.pid"), std::process::id().to_string())
+            .map_err(|e| Error::Config(format!("cannot write to {}: {e}", dir.display())))?;
+        run(
+            pg_command(run_as, &bin, "initdb")
+                .args([
+                    "-U",
+                    "postgres",
+                    "-A",
+                    "trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                    "--no-sync",
+                    "-D",
+                ])
+                .arg(&data),
+            "initdb",
+        )?;
+        // The watcher outlives us: it polls our pid and tears the cluster down when we
+        // are gone, even after a panic or a kill.
+        let mut last_err = String::new();
+        for _ in 0..5 {
+            let port = free_port()?;
+            let opts = format!(
+                "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=300 \
+                 -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
+                 -c shared_buffers=256MB -c maintenance_work_mem=512MB",
+                dir.display()
+            );
+            let status = pg_command(run_as, &bin, "pg_ctl")
+                .args(["-w", "-t", "60", "-D"])
+                .arg(&data)
+                .arg("-l")
+                .arg(dir.join("server.log"))
+                .args(["-o", &opts, "start"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .map_err(|e| Error::Config(format!("cannot run pg_ctl: {e}")))?;
+            if status.success() {
+                spawn_watcher(run_as, &bin, &dir)?;
+                return Ok(port);
+            }
+            last_err = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        Err(Error::Config(format!(
+            "private PostgreSQL did not start: {last_err}"
+        )))
+    }
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn pg_bin_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("ROWGUARD_PG_BIN") {
+        return PathBuf::from(dir);
+    }
+    let mut majors: Vec<u32> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse().ok()))
+        .filter(|m: &u32| Path::new(&format!("/usr/lib/postgresql/{m}/bin/initdb")).exists())
+        .collect();
+    majors.sort_unstable();
+    match majors.last() {
+        Some(m) => PathBuf::from(format!("/usr/lib/postgresql/{m}/bin")),
+        None => PathBuf::new(),
+    }
+}
+
+fn pg_command(run_as: Option<&str>, bin: &Path, tool: &str) -> Command {
+    let exe = if bin.as_os_str().is_empty() {
+        PathBuf::from(tool)
+    } else {
+        bin.join(tool)
+    };
+    match run_as {
+        Some(user) => {
+            let mut c = Command::new("runuser");
+            c.args(["-u", user, "--"]).arg(exe);
+            c
+        }
+        None => Command::new(exe),
+    }
+}
+
+fn run(cmd: &mut Command, what: &str) -> Result<()> {
+    let out = cmd.output().map_err(|e| {
+        Error::Config(format!(
+            "cannot run {what}: {e} (run scripts/setup.sh first)"
+        ))
+    })?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(Error::Config(format!(
+            "{what} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )))
+    }
+}
+
+fn make_cluster_dir() -> Result<PathBuf> {
+    let base = std::env::temp_dir();
+    for attempt in 0..100u32 {
+        let dir = base.join(format!(
+            "{CLUSTER_DIR_PREFIX}{}-{}-{attempt}",
+            std::process::id(),
+            nanos()
+        ));
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(Error::Config(format!(
+                    "cannot create {}: {e}",
+                    dir.display()
+                )))
+            }
+        }
+    }
+    Err(Error::Config("cannot create a cluster directory".into()))
+}
+
+fn nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+fn free_port() -> Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| Error::Config(format!("no free port on 127.0.0.1: {e}")))?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| Error::Config(e.to_string()))
+}
+
+fn spawn_watcher(run_as: Option<&str>, bin: &Path, dir: &Path) -> Result<()> {
+    let pg_ctl = if bin.as_os_str().is_empty() {
+        PathBuf::from("pg_ctl")
+    } else {
+        bin.join("pg_ctl")
+    };
+    let as_user = run_as
+        .map(|u| format!("runuser -u {u} -- "))
+        .unwrap_or_default();
+    let script = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; \
+         {as_user}'{pg_ctl}' -D '{data}' -m immediate stop >/dev/null 2>&1; rm -rf '{dir}'",
+        pid = std::process::id(),
+        pg_ctl = pg_ctl.display(),
+        data = dir.join("data").display(),
+        dir = dir.display(),
+    );
+    Command::new("setsid")
+        .args(["sh", "-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map(|_| ())
+        .map_err(|e| Error::Config(format!("cannot start the cluster watcher: {e}")))
+}
+
+fn pid_alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Stops and removes private clusters whose owning process is gone.
+fn sweep_dead_clusters() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !name.starts_with(CLUSTER_DIR_PREFIX) {
+            continue;
+        }
+        let dir = entry.path();
+        let owner = std::fs::read_to_string(dir.join("owner.pid"))
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok());
+        if owner.is_some_and(pid_alive) {
+            continue;
+        }
+        let run_as = if is_root() { Some("postgres") } else { None };
+        let _ = pg_command(run_as, &pg_bin_dir(), "pg_ctl")
+            .arg("-D")
+            .arg(dir.join("data"))
+            .args(["-m", "immediate", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[derive(QueryableByName)]
+struct Name {
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+/// A hash of the migrations (their names and, where the source tree is present, their
+/// SQL), so that a changed migration gets a fresh template.
+fn migrations_fingerprint() -> String {
+    let mut hasher = DefaultHasher::new();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut files: Vec<PathBuf> = Vec::new();
+    if let Ok(dirs) = std::fs::read_dir(&root) {
+        for d in dirs.flatten() {
+            for f in ["up.sql", "down.sql"] {
+                files.push(d.path().join(f));
+            }
+        }
+    }
+    files.sort();
+    for f in files {
+        f.file_name().hash(&mut hasher);
+        f.parent().and_then(|p| p.file_name()).hash(&mut hasher);
+        std::fs::read(&f).unwrap_or_default().hash(&mut hasher);
+    }
+    format!("{:016x}", hasher.finish())
+}
+
+/// Runs `f` while holding a cluster-wide advisory lock, so that concurrent test
+/// processes build a template or create roles once.
+fn with_admin_lock<T>(
+    conn: &mut PgConnection,
+    key: i64,
+    f: impl FnOnce(&mut PgConnection) -> Result<T>,
+) -> Result<T> {
+    diesel::sql_query("SELECT pg_advisory_lock($1)")
+        .bind::<BigInt, _>(key)
+        .execute(conn)?;
+    let out = f(conn);
+    let unlock = diesel::sql_query("SELECT pg_advisory_unlock($1)")
+        .bind::<BigInt, _>(key)
+        .execute(conn);
+    let value = out?;
+    unlock?;
+    Ok(value)
+}
+
+const LOCK_TEMPLATE: i64 = 0x726f_7767_7561_7264; // "rowguard"
+
+fn database_exists(conn: &mut PgConnection, name: &str) -> Result<bool> {
+    let found: Vec<Name> =
+        diesel::sql_query("SELECT datname::text AS name FROM pg_database WHERE datname = $1")
+            .bind::<Text, _>(name)
+            .load(conn)?;
+    Ok(!found.is_empty())
+}
+
+/// Runs a statement built server-side by `format()`, so identifiers and literals are
+/// quoted by PostgreSQL rather than spliced by hand. Utility statements such as
+/// CREATE DATABASE take no bind parameters.
+fn exec_formatted(conn: &mut PgConnection, template: &str, args: &[&str]) -> Result<()> {
+    let placeholders: Vec<String> = (1..=args.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT format('{template}', {}) AS name",
+        placeholders.join(", ")
+    );
+    let mut q = diesel::sql_query(sql).into_boxed();
+    for a in args {
+        q = q.bind::<Text, _>(a.to_string());
+    }
+    let stmt: Name = q.get_result(conn)?;
+    diesel::sql_query(stmt.name).execute(conn)?;
+    Ok(())
+}
+
+/// Creates the application login role (cluster-wide, once) as a member of
+/// `rowguard_app` and `rowguard_admin`.
+fn ensure_app_login(conn: &mut PgConnection) -> Result<()> {
+    let found: Vec<Name> =
+        diesel::sql_query("SELECT rolname::text AS name FROM pg_roles WHERE rolname = $1")
+            .bind::<Text, _>(APP_LOGIN_ROLE)
+            .load(conn)?;
+    if found.is_empty() {
+        exec_formatted(
+            conn,
+            "CREATE ROLE %I LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE PASSWORD %L",
+            &[APP_LOGIN_ROLE, APP_LOGIN_PASSWORD],
+        )?;
+    }
+    exec_formatted(
+        conn,
+        "GRANT rowguard_app, rowguard_admin TO %I",
+        &[APP_LOGIN_ROLE],
+    )?;
+    Ok(())
+}
+
+/// Creates `name` as a fully migrated database, unless it exists. Concurrent callers
+/// serialize on an advisory lock; the database is built under a temporary name and
+/// renamed, so a crash never leaves a half-migrated database under `name`.
+fn ensure_migrated_database(server: &Server, name: &str) -> Result<()> {
+    let mut admin = server.admin_conn()?;
+    with_admin_lock(&mut admin, LOCK_TEMPLATE, |admin| {
+        if database_exists(admin, name)? {
+            return ensure_app_login(admin);
+        }
+        let building = format!("{name}_building");
+        exec_formatted(
+            admin,
+            "DROP DATABASE IF EXISTS %I WITH (FORCE)",
+            &[&building],
+        )?;
+        exec_formatted(admin, "CREATE DATABASE %I", &[&building])?;
+        {
+            let mut conn = PgConnection::establish(&server.database_url(&building))?;
+            crate::migrations::run_pending(&mut conn)?;
+        }
+        exec_formatted(admin, "ALTER DATABASE %I RENAME TO %I", &[&building, name])?;
+        ensure_app_login(admin)
+    })
+}
+
+/// Creates (or reuses) a migrated database called `name` on [`server`], for the demo
+/// and the benches, and returns its admin URL.
+pub fn migrated_database(name: &str) -> Result<String> {
+    let server = server()?;
+    ensure_migrated_database(server, name)?;
+    Ok(server.database_url(name))
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+static SWEPT: Mutex<bool> = Mutex::new(false);
+
+/// A database of its own for one test, copied from the migrated template and dropped
+/// on `Drop`.
+///
+/// ```no_run
+/// let db = rowguard::dev::TestDatabase::new()?;
+/// let mut app = db.app_conn()?; // acts as a member of rowguard_app, never the owner
+/// # Ok::<(), rowguard::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct TestDatabase {
+    server: &'static Server,
+    name: String,
+}
+
+impl TestDatabase {
+    /// Creates a fresh, fully migrated database.
+    pub fn new() -> Result<TestDatabase> {
+        let server = server()?;
+        let template = format!("{TEMPLATE_PREFIX}{}", migrations_fingerprint());
+        ensure_migrated_database(server, &template)?;
+        let mut admin = server.admin_conn()?;
+        sweep_dead_test_databases(&mut admin)?;
+        let name = format!(
+            "{TEST_DB_PREFIX}{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            nanos() % 1_000_000
+        );
+        exec_formatted(
+            &mut admin,
+            "CREATE DATABASE %I TEMPLATE %I STRATEGY FILE_COPY",
+            &[&name, &template],
+        )?;
+        Ok(TestDatabase { server, name })
+    }
+
+    /// Creates a fresh, empty database (no migrations), for migration tests.
+    pub fn empty() -> Result<TestDatabase> {
+        let server = server()?;
+        let mut admin = server.admin_conn()?;
+        sweep_dead_test_databases(&mut admin)?;
+        let name = format!(
+            "{TEST_DB_PREFIX}{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            nanos() % 1_000_000
+        );
+        exec_formatted(&mut admin, "CREATE DATABASE %I", &[&name])?;
+        Ok(TestDatabase { server, name })
+    }
+
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The server it lives on.
+    pub fn server(&self) -> &'static Server {
+        self.server
+    }
+
+    /// URL as the migrating owner (superuser on a private cluster): for setup and for
+    /// deliberately breaking things, never for isolation checks.
+    pub fn url_owner(&self) -> String {
+        self.server.database_url(&self.name)
+    }
+
+    /// URL as the application login role ([`APP_LOGIN_ROLE`]).
+    pub fn url_app(&self) -> String {
+        self.server.app_url(&self.name)
+    }
+
+    /// Connects as the owner.
+    pub fn owner_conn(&self) -> Result<PgConnection> {
+        Ok(PgConnection::establish(&self.url_owner())?)
+    }
+
+    /// Connects as the application login role.
+    pub fn app_conn(&self) -> Result<PgConnection> {
+        Ok(PgConnection::establish(&self.url_app())?)
+    }
+
+    /// A pool configuration for this database as the application login role.
+    pub fn app_pool_config(&self) -> crate::pool::PoolConfig {
+        crate::pool::PoolConfig::new(self.url_app())
+    }
+
+    /// A pool of at most `max_size` connections as the application login role.
+    pub fn app_pool(&self, max_size: u32) -> Result<crate::pool::TenantPool> {
+        self.app_pool_config().max_size(max_size).build()
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = self.server.admin_conn() {
+            let _ = exec_formatted(
+                &mut admin,
+                "DROP DATABASE IF EXISTS %I WITH (FORCE)",
+                &[&self.name],
+            );
+        }
+    }
+}
+
+/// Drops test databases whose creating process (named in the database name) is gone.
+fn sweep_dead_test_databases(admin: &mut PgConnection) -> Result<()> {
+    let mut swept = SWEPT.lock().unwrap_or_else(|p| p.into_inner());
+    if *swept {
+        return Ok(());
+    }
+    let names: Vec<Name> = diesel::sql_query(
+        "SELECT datname::text AS name FROM pg_database WHERE starts_with(datname, $1)",
+    )
+    .bind::<Text, _>(TEST_DB_PREFIX)
+    .load(admin)?;
+    for Name { name } in names {
+        let pid = name
+            .strip_prefix(TEST_DB_PREFIX)
+            .and_then(|rest| rest.split('_').next())
+            .and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|p| p != std::process::id() && !pid_alive(p)) {
+            exec_formatted(admin, "DROP DATABASE IF EXISTS %I WITH (FORCE)", &[&name])?;
+        }
+    }
+    *swept = true;
+    Ok(())
+}
