@@ -1,0 +1,359 @@
+-- Generated from policies/ by scripts/sync-policies; do not edit: edit policies/*.sql and re-run the script.
+-- policies/10_tenant_isolation.sql
+-- Tenant isolation: every table is filtered to the transaction's tenant
+-- (app.tenant_id, read by rowguard.current_tenant_id()).
+--
+-- ENABLE turns RLS on; FORCE applies it to the table owner as well. Superusers and
+-- BYPASSRLS roles (rowguard_admin) are never filtered. The policy applies to PUBLIC,
+-- so every other role, rowguard_app above all, sees and writes only rows of the
+-- current tenant; with no tenant set, current_tenant_id() is NULL and no row matches.
+-- `(select ...)` makes the function an init-plan evaluated once per statement.
+-- Idempotent: safe to apply again.
+
+ALTER TABLE tenants ENABLE ROW LEVEL SECURITY;
+ALTER TABLE tenants FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON tenants;
+CREATE POLICY tenant_isolation ON tenants
+  USING (id = (select rowguard.current_tenant_id()))
+  WITH CHECK (id = (select rowguard.current_tenant_id()));
+
+ALTER TABLE users ENABLE ROW LEVEL SECURITY;
+ALTER TABLE users FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON users;
+CREATE POLICY tenant_isolation ON users
+  USING (tenant_id = (select rowguard.current_tenant_id()))
+  WITH CHECK (tenant_id = (select rowguard.current_tenant_id()));
+
+ALTER TABLE sessions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE sessions FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON sessions;
+CREATE POLICY tenant_isolation ON sessions
+  USING (tenant_id = (select rowguard.current_tenant_id()))
+  WITH CHECK (tenant_id = (select rowguard.current_tenant_id()));
+
+ALTER TABLE invites ENABLE ROW LEVEL SECURITY;
+ALTER TABLE invites FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON invites;
+CREATE POLICY tenant_isolation ON invites
+  USING (tenant_id = (select rowguard.current_tenant_id()))
+  WITH CHECK (tenant_id = (select rowguard.current_tenant_id()));
+
+ALTER TABLE documents ENABLE ROW LEVEL SECURITY;
+ALTER TABLE documents FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON documents;
+CREATE POLICY tenant_isolation ON documents
+  USING (tenant_id = (select rowguard.current_tenant_id()))
+  WITH CHECK (tenant_id = (select rowguard.current_tenant_id()));
+
+ALTER TABLE document_embeddings ENABLE ROW LEVEL SECURITY;
+ALTER TABLE document_embeddings FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON document_embeddings;
+CREATE POLICY tenant_isolation ON document_embeddings
+  USING (tenant_id = (select rowguard.current_tenant_id()))
+  WITH CHECK (tenant_id = (select rowguard.current_tenant_id()));
+
+ALTER TABLE contacts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE contacts FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON contacts;
+CREATE POLICY tenant_isolation ON contacts
+  USING (tenant_id = (select rowguard.current_tenant_id()))
+  WITH CHECK (tenant_id = (select rowguard.current_tenant_id()));
+
+ALTER TABLE companies ENABLE ROW LEVEL SECURITY;
+ALTER TABLE companies FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON companies;
+CREATE POLICY tenant_isolation ON companies
+  USING (tenant_id = (select rowguard.current_tenant_id()))
+  WITH CHECK (tenant_id = (select rowguard.current_tenant_id()));
+
+ALTER TABLE deals ENABLE ROW LEVEL SECURITY;
+ALTER TABLE deals FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON deals;
+CREATE POLICY tenant_isolation ON deals
+  USING (tenant_id = (select rowguard.current_tenant_id()))
+  WITH CHECK (tenant_id = (select rowguard.current_tenant_id()));
+
+ALTER TABLE deal_activities ENABLE ROW LEVEL SECURITY;
+ALTER TABLE deal_activities FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON deal_activities;
+CREATE POLICY tenant_isolation ON deal_activities
+  USING (tenant_id = (select rowguard.current_tenant_id()))
+  WITH CHECK (tenant_id = (select rowguard.current_tenant_id()));
+
+ALTER TABLE deal_activity_embeddings ENABLE ROW LEVEL SECURITY;
+ALTER TABLE deal_activity_embeddings FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON deal_activity_embeddings;
+CREATE POLICY tenant_isolation ON deal_activity_embeddings
+  USING (tenant_id = (select rowguard.current_tenant_id()))
+  WITH CHECK (tenant_id = (select rowguard.current_tenant_id()));
+
+ALTER TABLE meetings ENABLE ROW LEVEL SECURITY;
+ALTER TABLE meetings FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON meetings;
+CREATE POLICY tenant_isolation ON meetings
+  USING (tenant_id = (select rowguard.current_tenant_id()))
+  WITH CHECK (tenant_id = (select rowguard.current_tenant_id()));
+
+ALTER TABLE meeting_participants ENABLE ROW LEVEL SECURITY;
+ALTER TABLE meeting_participants FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON meeting_participants;
+CREATE POLICY tenant_isolation ON meeting_participants
+  USING (tenant_id = (select rowguard.current_tenant_id()))
+  WITH CHECK (tenant_id = (select rowguard.current_tenant_id()));
+
+ALTER TABLE transcripts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE transcripts FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON transcripts;
+CREATE POLICY tenant_isolation ON transcripts
+  USING (tenant_id = (select rowguard.current_tenant_id()))
+  WITH CHECK (tenant_id = (select rowguard.current_tenant_id()));
+
+ALTER TABLE meeting_summaries ENABLE ROW LEVEL SECURITY;
+ALTER TABLE meeting_summaries FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON meeting_summaries;
+CREATE POLICY tenant_isolation ON meeting_summaries
+  USING (tenant_id = (select rowguard.current_tenant_id()))
+  WITH CHECK (tenant_id = (select rowguard.current_tenant_id()));
+
+ALTER TABLE meeting_embeddings ENABLE ROW LEVEL SECURITY;
+ALTER TABLE meeting_embeddings FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON meeting_embeddings;
+CREATE POLICY tenant_isolation ON meeting_embeddings
+  USING (tenant_id = (select rowguard.current_tenant_id()))
+  WITH CHECK (tenant_id = (select rowguard.current_tenant_id()));
+
+ALTER TABLE tasks ENABLE ROW LEVEL SECURITY;
+ALTER TABLE tasks FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON tasks;
+CREATE POLICY tenant_isolation ON tasks
+  USING (tenant_id = (select rowguard.current_tenant_id()))
+  WITH CHECK (tenant_id = (select rowguard.current_tenant_id()));
+
+ALTER TABLE automations ENABLE ROW LEVEL SECURITY;
+ALTER TABLE automations FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON automations;
+CREATE POLICY tenant_isolation ON automations
+  USING (tenant_id = (select rowguard.current_tenant_id()))
+  WITH CHECK (tenant_id = (select rowguard.current_tenant_id()));
+
+ALTER TABLE automation_runs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE automation_runs FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON automation_runs;
+CREATE POLICY tenant_isolation ON automation_runs
+  USING (tenant_id = (select rowguard.current_tenant_id()))
+  WITH CHECK (tenant_id = (select rowguard.current_tenant_id()));
+
+ALTER TABLE ai_employee_jobs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ai_employee_jobs FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON ai_employee_jobs;
+CREATE POLICY tenant_isolation ON ai_employee_jobs
+  USING (tenant_id = (select rowguard.current_tenant_id()))
+  WITH CHECK (tenant_id = (select rowguard.current_tenant_id()));
+
+ALTER TABLE ai_employee_outputs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ai_employee_outputs FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON ai_employee_outputs;
+CREATE POLICY tenant_isolation ON ai_employee_outputs
+  USING (tenant_id = (select rowguard.current_tenant_id()))
+  WITH CHECK (tenant_id = (select rowguard.current_tenant_id()));
+
+ALTER TABLE hub_links ENABLE ROW LEVEL SECURITY;
+ALTER TABLE hub_links FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON hub_links;
+CREATE POLICY tenant_isolation ON hub_links
+  USING (tenant_id = (select rowguard.current_tenant_id()))
+  WITH CHECK (tenant_id = (select rowguard.current_tenant_id()));
+
+ALTER TABLE integrations ENABLE ROW LEVEL SECURITY;
+ALTER TABLE integrations FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON integrations;
+CREATE POLICY tenant_isolation ON integrations
+  USING (tenant_id = (select rowguard.current_tenant_id()))
+  WITH CHECK (tenant_id = (select rowguard.current_tenant_id()));
+
+ALTER TABLE events ENABLE ROW LEVEL SECURITY;
+ALTER TABLE events FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON events;
+CREATE POLICY tenant_isolation ON events
+  USING (tenant_id = (select rowguard.current_tenant_id()))
+  WITH CHECK (tenant_id = (select rowguard.current_tenant_id()));
+
+ALTER TABLE notifications ENABLE ROW LEVEL SECURITY;
+ALTER TABLE notifications FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON notifications;
+CREATE POLICY tenant_isolation ON notifications
+  USING (tenant_id = (select rowguard.current_tenant_id()))
+  WITH CHECK (tenant_id = (select rowguard.current_tenant_id()));
+
+ALTER TABLE files ENABLE ROW LEVEL SECURITY;
+ALTER TABLE files FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON files;
+CREATE POLICY tenant_isolation ON files
+  USING (tenant_id = (select rowguard.current_tenant_id()))
+  WITH CHECK (tenant_id = (select rowguard.current_tenant_id()));
+
+ALTER TABLE audit_log ENABLE ROW LEVEL SECURITY;
+ALTER TABLE audit_log FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON audit_log;
+CREATE POLICY tenant_isolation ON audit_log
+  USING (tenant_id = (select rowguard.current_tenant_id()))
+  WITH CHECK (tenant_id = (select rowguard.current_tenant_id()));
+
+-- embedding_counts: a tenant reads its own counts (search chooses its strategy from
+-- them); only the counting triggers write, as rowguard_admin (see 20_grants.sql).
+ALTER TABLE embedding_counts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE embedding_counts FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON embedding_counts;
+CREATE POLICY tenant_isolation ON embedding_counts
+  USING (tenant_id = (select rowguard.current_tenant_id()))
+  WITH CHECK (tenant_id = (select rowguard.current_tenant_id()));
+-- policies/20_grants.sql
+-- Grants: what rowguard_app (tenant requests) and rowguard_admin (control plane and
+-- cross-tenant workers, BYPASSRLS) may do. Row visibility is RLS's job
+-- (10_tenant_isolation.sql); these grants decide which statements may run at all.
+-- Idempotent: GRANT and REVOKE of what is already (not) granted are no-ops.
+
+-- Nobody but the owner creates objects in public (already PostgreSQL 15's default).
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+
+GRANT USAGE ON SCHEMA public, rowguard TO rowguard_app, rowguard_admin;
+GRANT EXECUTE ON FUNCTION
+  rowguard.current_tenant_id(),
+  rowguard.current_user_id(),
+  rowguard.current_member_role(),
+  rowguard.uuid_v7()
+  TO rowguard_app, rowguard_admin;
+
+-- Tenant tables: full CRUD for both roles.
+GRANT SELECT, INSERT, UPDATE, DELETE ON
+  users,
+  sessions,
+  invites,
+  documents,
+  document_embeddings,
+  contacts,
+  companies,
+  deals,
+  deal_activities,
+  deal_activity_embeddings,
+  meetings,
+  meeting_participants,
+  transcripts,
+  meeting_summaries,
+  meeting_embeddings,
+  tasks,
+  automations,
+  automation_runs,
+  ai_employee_jobs,
+  ai_employee_outputs,
+  hub_links,
+  integrations,
+  events,
+  notifications,
+  files
+  TO rowguard_app, rowguard_admin;
+
+-- tenants: the application reads and updates its own tenant (RLS compares id);
+-- only the admin role creates and deletes tenants.
+GRANT SELECT, UPDATE ON tenants TO rowguard_app, rowguard_admin;
+GRANT INSERT, DELETE ON tenants TO rowguard_admin;
+
+-- audit_log is append-only for everyone but the owner.
+GRANT SELECT, INSERT ON audit_log TO rowguard_app, rowguard_admin;
+
+-- embedding_counts is written only by the counting triggers (SECURITY DEFINER, owned
+-- by rowguard_admin): the application reads its own counts and cannot change them.
+GRANT SELECT ON embedding_counts TO rowguard_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON embedding_counts TO rowguard_admin;
+-- policies/30_lookups.sql
+-- Pre-tenant look-ups: the few questions asked before a tenant is known (which
+-- tenant and user does this session token, invite token, slug or host belong to?).
+--
+-- Every tenant table is FORCE ROW LEVEL SECURITY, so with no app.tenant_id set the
+-- application role sees nothing, and so would a SECURITY DEFINER function owned by a
+-- filtered role: FORCE applies RLS to the table owner too (only superusers and
+-- BYPASSRLS roles are exempt). These functions are therefore owned by rowguard_admin,
+-- which has BYPASSRLS and SELECT on the tables read here (20_grants.sql), and run
+-- with its rights. To keep that safe they:
+--   * are SECURITY DEFINER with a fixed search_path (pg_catalog first, so nothing a
+--     caller puts in a schema can shadow a built-in) and schema-qualified tables;
+--   * return ids only, never rows, and only for a full match on a secret (token
+--     hash) or public handle (slug, host) of an active tenant;
+--   * are executable only by rowguard_app and rowguard_admin (REVOKE ... FROM PUBLIC).
+-- Re-applying needs to be the functions' owner or a member of rowguard_admin
+-- (superusers are). Parameters are referred to as function_name.param, so a column
+-- of the same name can never capture them.
+
+-- (tenant_id, user_id) of a live session: token unrevoked and unexpired, user and
+-- tenant active. No row for anything else.
+CREATE OR REPLACE FUNCTION rowguard.resolve_session(token text)
+  RETURNS TABLE (tenant_id uuid, user_id uuid)
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, public
+  AS $$
+    SELECT s.tenant_id, s.user_id
+      FROM public.sessions s
+      JOIN public.users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id
+      JOIN public.tenants t ON t.id = s.tenant_id
+     WHERE s.token_hash = sha256(convert_to(resolve_session.token, 'UTF8'))
+       AND s.revoked_at IS NULL
+       AND s.expires_at > now()
+       AND u.status = 'active'
+       AND t.status = 'active'
+  $$;
+ALTER FUNCTION rowguard.resolve_session(text) OWNER TO rowguard_admin;
+REVOKE ALL ON FUNCTION rowguard.resolve_session(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rowguard.resolve_session(text) TO rowguard_app, rowguard_admin;
+COMMENT ON FUNCTION rowguard.resolve_session(text) IS 'Pre-tenant look-up: (tenant_id, user_id) of an unrevoked, unexpired session of an active user in an active tenant, by its bearer token (hashed with sha256 here). Returns ids only.';
+
+-- (tenant_id, invite_id) of a pending invite: not accepted, unexpired, tenant active.
+CREATE OR REPLACE FUNCTION rowguard.resolve_invite(token text)
+  RETURNS TABLE (tenant_id uuid, invite_id uuid)
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, public
+  AS $$
+    SELECT i.tenant_id, i.id
+      FROM public.invites i
+      JOIN public.tenants t ON t.id = i.tenant_id
+     WHERE i.token_hash = sha256(convert_to(resolve_invite.token, 'UTF8'))
+       AND i.accepted_at IS NULL
+       AND i.expires_at > now()
+       AND t.status = 'active'
+  $$;
+ALTER FUNCTION rowguard.resolve_invite(text) OWNER TO rowguard_admin;
+REVOKE ALL ON FUNCTION rowguard.resolve_invite(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rowguard.resolve_invite(text) TO rowguard_app, rowguard_admin;
+COMMENT ON FUNCTION rowguard.resolve_invite(text) IS 'Pre-tenant look-up: (tenant_id, invite_id) of a pending, unexpired invite in an active tenant, by its token (hashed with sha256 here). Returns ids only.';
+
+-- id of the active tenant with this slug, or NULL.
+CREATE OR REPLACE FUNCTION rowguard.resolve_tenant_slug(slug text)
+  RETURNS uuid
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, public
+  AS $$
+    SELECT t.id
+      FROM public.tenants t
+     WHERE t.slug = resolve_tenant_slug.slug
+       AND t.status = 'active'
+  $$;
+ALTER FUNCTION rowguard.resolve_tenant_slug(text) OWNER TO rowguard_admin;
+REVOKE ALL ON FUNCTION rowguard.resolve_tenant_slug(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rowguard.resolve_tenant_slug(text) TO rowguard_app, rowguard_admin;
+COMMENT ON FUNCTION rowguard.resolve_tenant_slug(text) IS 'Pre-tenant look-up: id of the active tenant with this slug, NULL when none.';
+
+-- id of the active tenant served at this host (custom_domain, stored lowercase), or
+-- NULL. The caller strips any port first.
+CREATE OR REPLACE FUNCTION rowguard.resolve_tenant_host(host text)
+  RETURNS uuid
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, public
+  AS $$
+    SELECT t.id
+      FROM public.tenants t
+     WHERE t.custom_domain = lower(resolve_tenant_host.host)
+       AND t.status = 'active'
+  $$;
+ALTER FUNCTION rowguard.resolve_tenant_host(text) OWNER TO rowguard_admin;
+REVOKE ALL ON FUNCTION rowguard.resolve_tenant_host(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rowguard.resolve_tenant_host(text) TO rowguard_app, rowguard_admin;
+COMMENT ON FUNCTION rowguard.resolve_tenant_host(text) IS 'Pre-tenant look-up: id of the active tenant whose custom_domain is lower(host), NULL when none.';
