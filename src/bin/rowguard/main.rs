@@ -34,6 +34,8 @@ enum Command {
         #[arg(long = "app-role", default_value = "rowguard_app")]
         app_roles: Vec<String>,
     },
+    /// Nearest embeddings for one tenant, acting as it (exact, HNSW or hybrid).
+    Search(cli::SearchArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Migrate => cli::migrate(),
         Command::Doctor { json, app_roles } => cli::doctor(json, app_roles),
+        Command::Search(args) => cli::search(args),
     };
     match outcome {
         Ok(code) => code,
