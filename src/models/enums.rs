@@ -43,6 +43,16 @@ macro_rules! pg_enums {
 }
 
 pg_enums! {
+    /// `embedding_kind`: which embedding table a row of `embedding_counts` counts.
+    EmbeddingKind => "crate::schema::sql_types::EmbeddingKind" {
+        /// `document_embeddings`.
+        Documents = "documents",
+        /// `deal_activity_embeddings`.
+        Deals = "deals",
+        /// `meeting_embeddings`.
+        Meetings = "meetings",
+    }
+
     /// `tenant_status`: whether a tenant may be used.
     TenantStatus => "crate::schema::sql_types::TenantStatus" {
         /// In use.
@@ -347,6 +357,11 @@ mod tests {
                 "integration_status",
                 labels(IntegrationStatus::ALL),
                 IntegrationStatus::ALL.iter().map(|v| v.as_str()).collect(),
+            ),
+            (
+                "embedding_kind",
+                labels(EmbeddingKind::ALL),
+                EmbeddingKind::ALL.iter().map(|v| v.as_str()).collect(),
             ),
         ];
         let mut migrations = migration_enums();

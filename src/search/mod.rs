@@ -1,10 +1,853 @@
 //! Vector search under row-level security.
 //!
-//! This module grows with issue 4. So far it holds the schema-independent pieces:
-//! [`validate`] checks query and ingest vectors before anything is sent, and
-//! [`synth`] generates reproducible clustered data for tests and benches.
+//! An HNSW scan hands back `ef_search` candidates and RLS then drops other tenants'
+//! rows, so pgvector's defaults under-return for small tenants; the planner, which no
+//! longer sees the tenant behind the policy's sub-select, cannot be trusted to choose
+//! either (docs/search-study.md). This module therefore chooses the path itself, per
+//! query and per table, from the tenant's maintained row count (`embedding_counts`,
+//! kept by triggers):
+//!
+//! - **exact** ([`Strategy::Exact`]): a scan of the tenant's rows through the
+//!   `tenant_id` btree and a top-k sort, written `ORDER BY (embedding <=> $1) + 0` so
+//!   that no plan, custom or generic, can use the HNSW index. Recall 1.0; cost grows
+//!   with the tenant's rows (~4 µs per 1536-d row here). Chosen for tenants with at
+//!   most [`StrategyRules::exact_max_rows`] rows, for tenants below
+//!   [`StrategyRules::hnsw_min_share`] of the table (HNSW recall collapses when
+//!   the filter is that selective), for metrics without an HNSW index (L2, inner
+//!   product) and for searches restricted to given parents.
+//! - **HNSW** ([`Strategy::Hnsw`]): the HNSW index with pgvector's iterative scan
+//!   (`hnsw.iterative_scan = relaxed_order`, `ef_search` 100, `max_scan_tuples`
+//!   20,000), `enable_seqscan`, `enable_bitmapscan` and `enable_sort` off so that the
+//!   index scan is the only plan, and `plan_cache_mode = force_custom_plan`. The
+//!   settings are sent, pipelined, before every HNSW query, in its transaction. The
+//!   hits are re-sorted by distance in Rust (relaxed order may return them slightly
+//!   out of order).
+//!
+//! Each strategy has its own SQL text, every value is bound (the vector through
+//! pgvector's diesel type), and every query names the tenant explicitly
+//! (`tenant_id = $2`) on top of RLS. The choice is visible in tracing (`debug` events
+//! in the `rowguard.search` span) and returned in a [`SearchReport`].
+//!
+//! Also here: [`hybrid`] search (full text and vectors fused by reciprocal rank),
+//! [`ingest`] (bulk, validated, all-or-nothing), [`validate`] and [`synth`].
 
+use std::fmt;
+use std::str::FromStr;
+
+use diesel::pg::Pg;
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
+use diesel::sql_types::{Array, BigInt, Double, Nullable, Text};
+use diesel::QueryableByName;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use pgvector::Vector;
+use serde::{Deserialize, Serialize};
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::tenant::TenantConn;
+use crate::{Error, Result};
+
+pub mod hybrid;
+pub mod ingest;
 pub mod synth;
 pub mod validate;
 
+pub use hybrid::{
+    hybrid_search, hybrid_search_with_report, HybridHit, HybridOptions, HybridReport,
+};
+pub use ingest::{ingest, ingest_as_admin, NewEmbedding};
 pub use validate::{validate_embedding, Metric};
+
+/// Dimensions of the `embedding` column of every embedding table.
+pub const DIMENSIONS: usize = 1536;
+
+/// The largest `k` a search accepts.
+pub const MAX_K: usize = 1000;
+
+/// Which embedding table(s) to search.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// `document_embeddings` (parent: `document_id`).
+    #[default]
+    Documents,
+    /// `deal_activity_embeddings` (parent: `deal_activity_id`).
+    Deals,
+    /// `meeting_embeddings` (parent: `meeting_id`).
+    Meetings,
+    /// All three tables; hits from each are merged by distance.
+    All,
+}
+
+impl Kind {
+    /// The single-table kinds this kind covers (three for [`Kind::All`]).
+    pub fn tables(self) -> &'static [Kind] {
+        match self {
+            Kind::Documents => &[Kind::Documents],
+            Kind::Deals => &[Kind::Deals],
+            Kind::Meetings => &[Kind::Meetings],
+            Kind::All => &[Kind::Documents, Kind::Deals, Kind::Meetings],
+        }
+    }
+
+    /// `documents`, `deals`, `meetings` or `all` (as in `embedding_counts.kind`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Kind::Documents => "documents",
+            Kind::Deals => "deals",
+            Kind::Meetings => "meetings",
+            Kind::All => "all",
+        }
+    }
+
+    /// The table and parent column, for a single-table kind.
+    pub(crate) fn table(self) -> Option<&'static Table> {
+        TABLES.iter().find(|t| t.kind == self)
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Kind {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "documents" => Ok(Kind::Documents),
+            "deals" => Ok(Kind::Deals),
+            "meetings" => Ok(Kind::Meetings),
+            "all" => Ok(Kind::All),
+            other => Err(Error::InvalidInput(format!(
+                "unknown embedding kind {other:?} (expected documents, deals, meetings or all)"
+            ))),
+        }
+    }
+}
+
+/// One embedding table: its name, its parent column, and the metric its HNSW index serves.
+#[derive(Debug)]
+pub(crate) struct Table {
+    pub(crate) kind: Kind,
+    pub(crate) name: &'static str,
+    pub(crate) parent: &'static str,
+    /// The metric of the table's HNSW index (`vector_cosine_ops`); other metrics scan exactly.
+    pub(crate) hnsw_metric: Metric,
+}
+
+pub(crate) const TABLES: [Table; 3] = [
+    Table {
+        kind: Kind::Documents,
+        name: "document_embeddings",
+        parent: "document_id",
+        hnsw_metric: Metric::Cosine,
+    },
+    Table {
+        kind: Kind::Deals,
+        name: "deal_activity_embeddings",
+        parent: "deal_activity_id",
+        hnsw_metric: Metric::Cosine,
+    },
+    Table {
+        kind: Kind::Meetings,
+        name: "meeting_embeddings",
+        parent: "meeting_id",
+        hnsw_metric: Metric::Cosine,
+    },
+];
+
+/// How a search reaches its rows: chosen per query ([`Strategy::Auto`]) or forced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// Choose per table from the tenant's row count ([`StrategyRules`]).
+    #[default]
+    Auto,
+    /// Exact scan of the tenant's rows (recall 1.0).
+    Exact,
+    /// HNSW index with iterative scan (cosine only: the only metric with an index).
+    Hnsw,
+}
+
+impl Strategy {
+    /// `auto`, `exact` or `hnsw`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Auto => "auto",
+            Strategy::Exact => "exact",
+            Strategy::Hnsw => "hnsw",
+        }
+    }
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Strategy {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "auto" => Ok(Strategy::Auto),
+            "exact" => Ok(Strategy::Exact),
+            "hnsw" => Ok(Strategy::Hnsw),
+            other => Err(Error::InvalidInput(format!(
+                "unknown search strategy {other:?} (expected auto, exact or hnsw)"
+            ))),
+        }
+    }
+}
+
+/// When [`Strategy::Auto`] picks HNSW. Defaults from docs/search-study.md (100k rows,
+/// 1536-d, this machine): an exact scan fits the latency budget up to ~1,300 rows, and
+/// HNSW with iterative scan reaches recall 0.95 only when the tenant holds at least
+/// ~3 % of the table.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StrategyRules {
+    /// Tenants with at most this many rows in a table are scanned exactly.
+    pub exact_max_rows: u64,
+    /// Larger tenants use HNSW only if they hold at least this share of the table;
+    /// below it they are scanned exactly too (correct, slower).
+    pub hnsw_min_share: f64,
+}
+
+impl Default for StrategyRules {
+    fn default() -> Self {
+        Self {
+            exact_max_rows: 1_500,
+            hnsw_min_share: 0.03,
+        }
+    }
+}
+
+/// pgvector settings of the HNSW strategy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HnswParams {
+    /// `hnsw.ef_search` (raised to `k` when `k` is larger; at most 1,000).
+    pub ef_search: u32,
+    /// `hnsw.max_scan_tuples`: bounds how far the iterative scan goes.
+    pub max_scan_tuples: u32,
+}
+
+impl Default for HnswParams {
+    fn default() -> Self {
+        Self {
+            ef_search: 100,
+            max_scan_tuples: 20_000,
+        }
+    }
+}
+
+/// What to search and how.
+///
+/// ```
+/// use rowguard::search::{Kind, Metric, SearchOptions, Strategy};
+/// let opts = SearchOptions::new(Kind::All).metric(Metric::Cosine).strategy(Strategy::Auto);
+/// assert_eq!(opts.kind, Kind::All);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SearchOptions {
+    /// The table(s) to search.
+    pub kind: Kind,
+    /// The distance; only cosine has an HNSW index.
+    pub metric: Metric,
+    /// Auto (default) or a forced strategy.
+    pub strategy: Strategy,
+    /// When `Auto` picks HNSW.
+    pub rules: StrategyRules,
+    /// Settings of the HNSW strategy.
+    pub hnsw: HnswParams,
+    /// Only rows of these parents (documents, deal activities or meetings).
+    pub parent_ids: Option<Vec<Uuid>>,
+}
+
+impl SearchOptions {
+    /// Defaults for `kind`: cosine, automatic strategy.
+    pub fn new(kind: Kind) -> Self {
+        Self {
+            kind,
+            ..Self::default()
+        }
+    }
+
+    /// Sets the metric.
+    pub fn metric(mut self, metric: Metric) -> Self {
+        self.metric = metric;
+        self
+    }
+
+    /// Sets the strategy.
+    pub fn strategy(mut self, strategy: Strategy) -> Self {
+        self.strategy = strategy;
+        self
+    }
+
+    /// Sets the rules `Auto` follows.
+    pub fn rules(mut self, rules: StrategyRules) -> Self {
+        self.rules = rules;
+        self
+    }
+
+    /// Sets the HNSW settings.
+    pub fn hnsw(mut self, hnsw: HnswParams) -> Self {
+        self.hnsw = hnsw;
+        self
+    }
+
+    /// Restricts the search to rows of these parents.
+    pub fn parent_ids(mut self, ids: Vec<Uuid>) -> Self {
+        self.parent_ids = Some(ids);
+        self
+    }
+}
+
+/// Anything that can be a query vector: `pgvector::Vector`, `[f32]`, `Vec<f32>`.
+pub trait AsEmbedding {
+    /// The vector's elements.
+    fn as_embedding(&self) -> &[f32];
+}
+
+impl AsEmbedding for Vector {
+    fn as_embedding(&self) -> &[f32] {
+        self.as_slice()
+    }
+}
+
+impl AsEmbedding for [f32] {
+    fn as_embedding(&self) -> &[f32] {
+        self
+    }
+}
+
+impl AsEmbedding for Vec<f32> {
+    fn as_embedding(&self) -> &[f32] {
+        self
+    }
+}
+
+impl<const N: usize> AsEmbedding for [f32; N] {
+    fn as_embedding(&self) -> &[f32] {
+        self
+    }
+}
+
+/// One search result.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Hit {
+    /// The table it came from (never [`Kind::All`]).
+    pub kind: Kind,
+    /// The embedding row's id.
+    pub id: Uuid,
+    /// Its document, deal activity or meeting.
+    pub parent_id: Uuid,
+    /// The chunk's text.
+    pub chunk: String,
+    /// Distance to the query under the search's metric (smaller is nearer).
+    pub distance: f64,
+}
+
+/// What the search decided for one table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TablePlan {
+    /// The table.
+    pub kind: Kind,
+    /// The strategy used (never [`Strategy::Auto`]).
+    pub strategy: Strategy,
+    /// The tenant's rows in the table (`embedding_counts`).
+    pub tenant_rows: u64,
+    /// The table's rows (planner estimate `pg_class.reltuples`, at least `tenant_rows`).
+    pub table_rows: u64,
+    /// Why this strategy.
+    pub reason: String,
+    /// `hnsw.ef_search` used, for HNSW.
+    pub ef_search: Option<u32>,
+}
+
+/// Hits plus the per-table decisions that produced them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SearchReport {
+    /// Nearest first, at most `k`.
+    pub hits: Vec<Hit>,
+    /// One entry per table searched.
+    pub plans: Vec<TablePlan>,
+}
+
+impl SearchReport {
+    /// The strategy used for `kind`'s table, if it was searched.
+    pub fn strategy_for(&self, kind: Kind) -> Option<Strategy> {
+        self.plans
+            .iter()
+            .find(|p| p.kind == kind)
+            .map(|p| p.strategy)
+    }
+}
+
+/// The tenant's row counts, as the strategy sees them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EmbeddingCounts {
+    /// The transaction's tenant.
+    pub tenant_id: Uuid,
+    /// `(kind, tenant rows, table rows)` for each of the three tables.
+    pub tables: Vec<(Kind, u64, u64)>,
+}
+
+impl EmbeddingCounts {
+    /// `(tenant rows, table rows)` of `kind`'s table.
+    pub fn get(&self, kind: Kind) -> (u64, u64) {
+        self.tables
+            .iter()
+            .find(|(k, _, _)| *k == kind)
+            .map_or((0, 0), |(_, t, n)| (*t, *n))
+    }
+
+    /// The tenant's rows in `kind`'s table(s).
+    pub fn tenant_rows(&self, kind: Kind) -> u64 {
+        kind.tables().iter().map(|k| self.get(*k).0).sum()
+    }
+}
+
+#[derive(QueryableByName)]
+struct CountRow {
+    #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
+    tenant_id: Option<Uuid>,
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = BigInt)]
+    tenant_rows: i64,
+    #[diesel(sql_type = Double)]
+    table_rows: f64,
+}
+
+const COUNTS_SQL: &str = "\
+SELECT rowguard.current_tenant_id() AS tenant_id, k.kind::text AS kind, \
+       coalesce(e.rows, 0)::int8 AS tenant_rows, c.reltuples::float8 AS table_rows \
+  FROM (VALUES ('documents'::embedding_kind, 'public.document_embeddings'::regclass), \
+               ('deals'::embedding_kind, 'public.deal_activity_embeddings'::regclass), \
+               ('meetings'::embedding_kind, 'public.meeting_embeddings'::regclass)) AS k (kind, rel) \
+  JOIN pg_catalog.pg_class c ON c.oid = k.rel \
+  LEFT JOIN embedding_counts e ON e.kind = k.kind AND e.tenant_id = (SELECT rowguard.current_tenant_id())";
+
+/// Reads the transaction's tenant and its row counts (one statement). The table's
+/// size is the planner's estimate, which every role can read in `pg_class`; no other
+/// tenant's count is visible.
+pub async fn embedding_counts(conn: &mut TenantConn) -> Result<EmbeddingCounts> {
+    read_counts(conn).await
+}
+
+async fn read_counts(conn: &mut AsyncPgConnection) -> Result<EmbeddingCounts> {
+    let rows: Vec<CountRow> = diesel::sql_query(COUNTS_SQL).load(conn).await?;
+    let tenant_id = rows
+        .iter()
+        .find_map(|r| r.tenant_id)
+        .ok_or(Error::NoTenant)?;
+    let tables = rows
+        .iter()
+        .map(|r| {
+            let kind = r.kind.parse()?;
+            let tenant = u64::try_from(r.tenant_rows).unwrap_or(0);
+            // reltuples is -1 for a table never vacuumed or analysed: then the
+            // tenant's own count is all that is known.
+            let table = if r.table_rows.is_finite() && r.table_rows > 0.0 {
+                r.table_rows as u64
+            } else {
+                0
+            };
+            Ok((kind, tenant, table.max(tenant)))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(EmbeddingCounts { tenant_id, tables })
+}
+
+/// Checks a search's inputs before anything is sent; returns the query as a `Vector`.
+pub(crate) fn check_query(query: &[f32], k: usize, opts: &SearchOptions) -> Result<Vector> {
+    validate_embedding(query, DIMENSIONS, opts.metric)?;
+    if k == 0 || k > MAX_K {
+        return Err(Error::InvalidInput(format!(
+            "k must be between 1 and {MAX_K}, got {k}"
+        )));
+    }
+    if opts.strategy == Strategy::Hnsw {
+        if let Some(t) = opts
+            .kind
+            .tables()
+            .iter()
+            .filter_map(|k| k.table())
+            .find(|t| t.hnsw_metric != opts.metric)
+        {
+            return Err(Error::InvalidInput(format!(
+                "{} has no HNSW index for {:?} distance (its index is {}); use Strategy::Exact or Auto",
+                t.name,
+                opts.metric,
+                t.hnsw_metric.hnsw_opclass()
+            )));
+        }
+    }
+    if opts.parent_ids.as_ref().is_some_and(|p| p.is_empty()) {
+        return Err(Error::InvalidInput(
+            "parent_ids is empty: nothing can match".to_owned(),
+        ));
+    }
+    if !(opts.rules.hnsw_min_share.is_finite() && opts.rules.hnsw_min_share >= 0.0) {
+        return Err(Error::InvalidInput(format!(
+            "hnsw_min_share must be a non-negative fraction, got {}",
+            opts.rules.hnsw_min_share
+        )));
+    }
+    if opts.hnsw.ef_search == 0 || opts.hnsw.max_scan_tuples == 0 {
+        return Err(Error::InvalidInput(
+            "ef_search and max_scan_tuples must be at least 1".to_owned(),
+        ));
+    }
+    Ok(Vector::from(query.to_vec()))
+}
+
+/// Decides the strategy for one table.
+pub(crate) fn plan_table(
+    table: &Table,
+    counts: &EmbeddingCounts,
+    k: usize,
+    opts: &SearchOptions,
+) -> TablePlan {
+    let (tenant_rows, table_rows) = counts.get(table.kind);
+    let has_index = table.hnsw_metric == opts.metric;
+    let share = tenant_rows as f64 / table_rows.max(1) as f64;
+    let (strategy, reason) = match opts.strategy {
+        Strategy::Exact => (Strategy::Exact, "requested".to_owned()),
+        Strategy::Hnsw => (Strategy::Hnsw, "requested".to_owned()),
+        Strategy::Auto if !has_index => (
+            Strategy::Exact,
+            format!("no HNSW index for {:?} distance", opts.metric),
+        ),
+        Strategy::Auto if opts.parent_ids.is_some() => {
+            (Strategy::Exact, "restricted to given parents".to_owned())
+        }
+        Strategy::Auto if tenant_rows <= opts.rules.exact_max_rows => (
+            Strategy::Exact,
+            format!(
+                "{tenant_rows} rows <= {} (exact is cheap)",
+                opts.rules.exact_max_rows
+            ),
+        ),
+        Strategy::Auto if share < opts.rules.hnsw_min_share => (
+            Strategy::Exact,
+            format!(
+                "{:.2}% of the table < {:.2}% (a filter this selective loses HNSW recall)",
+                share * 100.0,
+                opts.rules.hnsw_min_share * 100.0
+            ),
+        ),
+        Strategy::Auto => (
+            Strategy::Hnsw,
+            format!(
+                "{tenant_rows} rows, {:.2}% of the table (HNSW with iterative scan)",
+                share * 100.0
+            ),
+        ),
+    };
+    let ef_search = (strategy == Strategy::Hnsw).then(|| ef_search_for(k, &opts.hnsw));
+    TablePlan {
+        kind: table.kind,
+        strategy,
+        tenant_rows,
+        table_rows,
+        reason,
+        ef_search,
+    }
+}
+
+fn ef_search_for(k: usize, hnsw: &HnswParams) -> u32 {
+    let k = u32::try_from(k).unwrap_or(u32::MAX);
+    hnsw.ef_search.max(k).min(1_000)
+}
+
+pub(crate) type Sql<'a> = BoxedSqlQuery<'a, Pg, SqlQuery>;
+
+/// The settings statement sent before every query of a strategy, in its transaction.
+/// It sets every setting any strategy touches, so one strategy's settings never leak
+/// into the next query of the same transaction. Values that vary are bound.
+pub(crate) fn settings_query<'a>(strategy: Strategy, hnsw: Option<(u32, u32)>) -> Sql<'a> {
+    match (strategy, hnsw) {
+        (Strategy::Hnsw, Some((ef, max_scan))) => diesel::sql_query(
+            "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), \
+                    set_config('hnsw.ef_search', $1, true), \
+                    set_config('hnsw.max_scan_tuples', $2, true), \
+                    set_config('enable_seqscan', 'off', true), \
+                    set_config('enable_bitmapscan', 'off', true), \
+                    set_config('enable_sort', 'off', true), \
+                    set_config('plan_cache_mode', 'force_custom_plan', true), \
+                    set_config('jit', 'off', true)",
+        )
+        .into_boxed()
+        .bind::<Text, _>(ef.to_string())
+        .bind::<Text, _>(max_scan.to_string()),
+        _ => diesel::sql_query(
+            "SELECT set_config('hnsw.iterative_scan', 'off', true), \
+                    set_config('enable_seqscan', 'on', true), \
+                    set_config('enable_bitmapscan', 'on', true), \
+                    set_config('enable_sort', 'on', true), \
+                    set_config('plan_cache_mode', 'force_custom_plan', true), \
+                    set_config('jit', 'off', true)",
+        )
+        .into_boxed(),
+    }
+}
+
+/// The SQL of one strategy on one table. Only identifiers from [`TABLES`] and the
+/// metric's operator are spliced in; every value is a parameter:
+/// `$1` the query vector, `$2` the tenant, `$3` the limit, `$4` the parent ids.
+pub(crate) fn vector_sql(
+    table: &Table,
+    strategy: Strategy,
+    metric: Metric,
+    filtered: bool,
+) -> String {
+    let op = metric.operator();
+    let (t, parent) = (table.name, table.parent);
+    let filter = if filtered {
+        format!(" AND {parent} = ANY($4)")
+    } else {
+        String::new()
+    };
+    match strategy {
+        // Index-orderable only as the bare `embedding <=> $1`: the index scan is the
+        // plan (the settings disable every other path).
+        Strategy::Hnsw => format!(
+            "SELECT id, {parent} AS parent_id, chunk, embedding {op} $1 AS distance \
+               FROM {t} WHERE tenant_id = $2{filter} \
+              ORDER BY embedding {op} $1 LIMIT $3"
+        ),
+        // `+ 0` makes the order key an expression no index can serve, so no plan can
+        // flip to HNSW; the distance is computed once (the sort key is the column).
+        _ => format!(
+            "SELECT id, {parent} AS parent_id, chunk, (embedding {op} $1) + 0 AS distance \
+               FROM {t} WHERE tenant_id = $2{filter} \
+              ORDER BY distance LIMIT $3"
+        ),
+    }
+}
+
+#[derive(QueryableByName)]
+pub(crate) struct HitRow {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub(crate) id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub(crate) parent_id: Uuid,
+    #[diesel(sql_type = Text)]
+    pub(crate) chunk: String,
+    #[diesel(sql_type = Double)]
+    pub(crate) distance: f64,
+}
+
+/// Sends the settings and the query pipelined (one round trip) and loads the rows.
+pub(crate) async fn settings_then_load<T>(
+    conn: &mut AsyncPgConnection,
+    settings: Sql<'_>,
+    query: Sql<'_>,
+) -> Result<Vec<T>>
+where
+    T: QueryableByName<Pg> + Send + 'static,
+{
+    let shared: &AsyncPgConnection = conn;
+    let (set, rows) = futures_util::join!(
+        settings.execute(&mut &*shared),
+        query.load::<T>(&mut &*shared)
+    );
+    set?;
+    Ok(rows?)
+}
+
+/// Searches one table with the plan's strategy.
+pub(crate) async fn search_table(
+    conn: &mut AsyncPgConnection,
+    tenant_id: Uuid,
+    plan: &TablePlan,
+    vector: &Vector,
+    limit: usize,
+    opts: &SearchOptions,
+) -> Result<Vec<Hit>> {
+    let table = plan
+        .kind
+        .table()
+        .ok_or_else(|| Error::InvalidInput("a plan names a single table".to_owned()))?;
+    let sql = vector_sql(table, plan.strategy, opts.metric, opts.parent_ids.is_some());
+    let mut query = diesel::sql_query(sql)
+        .into_boxed::<Pg>()
+        .bind::<pgvector::sql_types::Vector, _>(vector)
+        .bind::<diesel::sql_types::Uuid, _>(tenant_id)
+        .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX));
+    if let Some(parents) = &opts.parent_ids {
+        query = query.bind::<Array<diesel::sql_types::Uuid>, _>(parents);
+    }
+    let settings = settings_query(
+        plan.strategy,
+        plan.ef_search.map(|ef| (ef, opts.hnsw.max_scan_tuples)),
+    );
+    let rows: Vec<HitRow> = settings_then_load(conn, settings, query).await?;
+    let mut hits: Vec<Hit> = rows
+        .into_iter()
+        .map(|r| Hit {
+            kind: plan.kind,
+            id: r.id,
+            parent_id: r.parent_id,
+            chunk: r.chunk,
+            distance: r.distance,
+        })
+        .collect();
+    sort_hits(&mut hits);
+    Ok(hits)
+}
+
+/// Nearest first; ties by id, so the order is deterministic.
+pub(crate) fn sort_hits(hits: &mut [Hit]) {
+    hits.sort_by(|a, b| a.distance.total_cmp(&b.distance).then(a.id.cmp(&b.id)));
+}
+
+/// Plans and runs a vector search (after [`check_query`]); shared with hybrid search.
+pub(crate) async fn run_vector_search(
+    conn: &mut AsyncPgConnection,
+    vector: &Vector,
+    k: usize,
+    opts: &SearchOptions,
+) -> Result<(SearchReport, Uuid)> {
+    let counts = read_counts(conn).await?;
+    let mut hits = Vec::new();
+    let mut plans = Vec::new();
+    for table in opts.kind.tables().iter().filter_map(|k| k.table()) {
+        let plan = plan_table(table, &counts, k, opts);
+        tracing::debug!(
+            kind = %plan.kind,
+            strategy = %plan.strategy,
+            tenant_rows = plan.tenant_rows,
+            table_rows = plan.table_rows,
+            ef_search = plan.ef_search,
+            reason = %plan.reason,
+            "vector search strategy"
+        );
+        hits.extend(search_table(conn, counts.tenant_id, &plan, vector, k, opts).await?);
+        plans.push(plan);
+    }
+    sort_hits(&mut hits);
+    hits.truncate(k);
+    Ok((SearchReport { hits, plans }, counts.tenant_id))
+}
+
+/// The `k` rows nearest to `query` among the tenant's rows of `opts.kind`.
+///
+/// The query is validated first (dimensions, finiteness, the zero vector under cosine:
+/// [`Error::InvalidInput`], nothing sent). Then one statement reads the tenant's row
+/// counts, and for each table the chosen strategy's settings and query go out
+/// pipelined. Returns exactly `k` hits whenever the tenant has `k` rows or more.
+///
+/// ```no_run
+/// use rowguard::search::{search, Kind, SearchOptions};
+/// # async fn demo(pool: rowguard::pool::TenantPool, ctx: rowguard::TenantContext, q: Vec<f32>) -> rowguard::Result<()> {
+/// let hits = pool
+///     .with_tenant(&ctx, async |conn| search(conn, &q, 10, &SearchOptions::new(Kind::All)).await)
+///     .await?;
+/// # Ok(()) }
+/// ```
+pub async fn search<Q: AsEmbedding + ?Sized>(
+    conn: &mut TenantConn,
+    query: &Q,
+    k: usize,
+    opts: &SearchOptions,
+) -> Result<Vec<Hit>> {
+    Ok(search_with_report(conn, query, k, opts).await?.hits)
+}
+
+/// [`search`], also returning the strategy chosen for each table and why.
+pub async fn search_with_report<Q: AsEmbedding + ?Sized>(
+    conn: &mut TenantConn,
+    query: &Q,
+    k: usize,
+    opts: &SearchOptions,
+) -> Result<SearchReport> {
+    let vector = check_query(query.as_embedding(), k, opts)?;
+    let span = tracing::debug_span!(
+        "rowguard.search",
+        kind = %opts.kind,
+        k,
+        metric = ?opts.metric,
+        requested = %opts.strategy
+    );
+    let (report, _) = run_vector_search(conn, &vector, k, opts)
+        .instrument(span)
+        .await?;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(tenant: u64, table: u64) -> EmbeddingCounts {
+        EmbeddingCounts {
+            tenant_id: Uuid::nil(),
+            tables: vec![(Kind::Documents, tenant, table)],
+        }
+    }
+
+    fn docs() -> &'static Table {
+        Kind::Documents.table().unwrap()
+    }
+
+    #[test]
+    fn auto_rules() {
+        let o = SearchOptions::default();
+        let p = |t, n| plan_table(docs(), &counts(t, n), 10, &o).strategy;
+        assert_eq!(p(0, 0), Strategy::Exact);
+        assert_eq!(p(1_500, 100_000), Strategy::Exact);
+        assert_eq!(p(3_500, 100_000), Strategy::Hnsw);
+        assert_eq!(p(2_000, 100_000), Strategy::Exact, "2% share");
+        assert_eq!(p(50_000, 100_000), Strategy::Hnsw);
+        let l2 = SearchOptions::default().metric(Metric::L2);
+        assert_eq!(
+            plan_table(docs(), &counts(50_000, 100_000), 10, &l2).strategy,
+            Strategy::Exact
+        );
+        let filtered = SearchOptions::default().parent_ids(vec![Uuid::nil()]);
+        assert_eq!(
+            plan_table(docs(), &counts(50_000, 100_000), 10, &filtered).strategy,
+            Strategy::Exact
+        );
+        let forced = SearchOptions::default().strategy(Strategy::Hnsw);
+        let plan = plan_table(docs(), &counts(5, 100_000), 300, &forced);
+        assert_eq!(plan.strategy, Strategy::Hnsw);
+        assert_eq!(plan.ef_search, Some(300));
+    }
+
+    #[test]
+    fn checks_before_sending() {
+        let o = SearchOptions::default();
+        let good = vec![0.1f32; DIMENSIONS];
+        assert!(check_query(&good, 10, &o).is_ok());
+        assert!(check_query(&good, 0, &o).is_err());
+        assert!(check_query(&good, MAX_K + 1, &o).is_err());
+        assert!(check_query(&good[..10], 10, &o).is_err());
+        assert!(check_query(&vec![0.0; DIMENSIONS], 10, &o).is_err());
+        let l2_hnsw = SearchOptions::default()
+            .metric(Metric::L2)
+            .strategy(Strategy::Hnsw);
+        assert!(matches!(
+            check_query(&good, 10, &l2_hnsw),
+            Err(Error::InvalidInput(_))
+        ));
+    }
+
+    #[test]
+    fn distinct_sql_per_strategy() {
+        let exact = vector_sql(docs(), Strategy::Exact, Metric::Cosine, false);
+        let hnsw = vector_sql(docs(), Strategy::Hnsw, Metric::Cosine, false);
+        assert_ne!(exact, hnsw);
+        assert!(exact.contains("+ 0"));
+        assert!(hnsw.contains("ORDER BY embedding <=> $1"));
+        assert!(vector_sql(docs(), Strategy::Exact, Metric::L2, true).contains("<->"));
+        assert!(vector_sql(docs(), Strategy::Exact, Metric::L2, true).contains("ANY($4)"));
+    }
+}

@@ -71,3 +71,200 @@ pub fn doctor(json: bool, app_roles: Vec<String>) -> rowguard::Result<ExitCode> 
         ExitCode::from(1)
     })
 }
+
+/// `rowguard search`: nearest embeddings for one tenant, acting as that tenant.
+#[derive(clap::Args, Debug)]
+#[command(group(clap::ArgGroup::new("query").required(true).args(["text", "vector_file"])))]
+pub struct SearchArgs {
+    /// The tenant to act as (its uuid).
+    #[arg(long)]
+    tenant: String,
+    /// Which embeddings to search.
+    #[arg(long, value_enum, default_value = "all")]
+    kind: KindArg,
+    /// How many hits.
+    #[arg(long, default_value_t = 10)]
+    k: usize,
+    /// Text to embed with the built-in hashing embedder (the one the demo seed uses).
+    #[arg(long)]
+    text: Option<String>,
+    /// A JSON file holding the query vector: an array of 1536 numbers.
+    #[arg(long)]
+    vector_file: Option<std::path::PathBuf>,
+    /// Print the hits as a JSON array.
+    #[arg(long)]
+    json: bool,
+    /// Exact scan, HNSW, or chosen from the tenant's row counts.
+    #[arg(long, value_enum, default_value = "auto")]
+    strategy: StrategyArg,
+    /// Fuse full-text and vector results (needs --text).
+    #[arg(long, requires = "text")]
+    hybrid: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum KindArg {
+    Documents,
+    Deals,
+    Meetings,
+    All,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum StrategyArg {
+    Auto,
+    Exact,
+    Hnsw,
+}
+
+#[derive(serde::Serialize)]
+struct JsonHit<'a> {
+    kind: rowguard::search::Kind,
+    id: uuid::Uuid,
+    parent_id: uuid::Uuid,
+    distance: f64,
+    chunk: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    score: Option<f64>,
+}
+
+fn read_vector_file(path: &std::path::Path) -> rowguard::Result<Vec<f32>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::InvalidInput(format!("cannot read vector file {}: {e}", path.display()))
+    })?;
+    let values: Vec<f64> = serde_json::from_str(&text).map_err(|e| {
+        Error::InvalidInput(format!(
+            "vector file {} is not a JSON array of numbers: {e}",
+            path.display()
+        ))
+    })?;
+    Ok(values.into_iter().map(|x| x as f32).collect())
+}
+
+pub fn search(args: SearchArgs) -> rowguard::Result<ExitCode> {
+    use rowguard::embed::{Embedder, HashingEmbedder};
+    use rowguard::search::{HybridOptions, Kind, SearchOptions, Strategy};
+
+    let tenant: rowguard::TenantId = args.tenant.parse()?;
+    if args.hybrid && args.text.is_none() {
+        return Err(Error::InvalidInput(
+            "--hybrid needs --text (the words to match; the vector is embedded from them)".into(),
+        ));
+    }
+    let kind = match args.kind {
+        KindArg::Documents => Kind::Documents,
+        KindArg::Deals => Kind::Deals,
+        KindArg::Meetings => Kind::Meetings,
+        KindArg::All => Kind::All,
+    };
+    let strategy = match args.strategy {
+        StrategyArg::Auto => Strategy::Auto,
+        StrategyArg::Exact => Strategy::Exact,
+        StrategyArg::Hnsw => Strategy::Hnsw,
+    };
+    let vector = match (&args.text, &args.vector_file) {
+        (_, Some(path)) => read_vector_file(path)?,
+        (Some(text), None) => HashingEmbedder::default().embed(text)?.to_vec(),
+        (None, None) => return Err(Error::InvalidInput("give --text or --vector-file".into())),
+    };
+    // Checked before connecting: a bad vector file is the caller's to fix.
+    rowguard::search::validate_embedding(
+        &vector,
+        rowguard::search::DIMENSIONS,
+        rowguard::search::Metric::Cosine,
+    )?;
+    let opts = SearchOptions::new(kind).strategy(strategy);
+    let ctx = rowguard::TenantContext::new(tenant);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Config(format!("cannot start the async runtime: {e}")))?;
+    let (hits, plans): (Vec<(rowguard::search::Hit, Option<f64>)>, _) =
+        runtime.block_on(async {
+            // bb8 needs the runtime to build the pool.
+            let pool = rowguard::pool::TenantPool::from_env()?;
+            if args.hybrid {
+                let text = args.text.clone().unwrap_or_default();
+                let hopts = HybridOptions {
+                    search: opts.clone(),
+                    ..HybridOptions::default()
+                };
+                let report = pool
+                    .with_tenant(&ctx, async |conn| {
+                        rowguard::search::hybrid_search_with_report(
+                            conn, &text, &vector, args.k, &hopts,
+                        )
+                        .await
+                    })
+                    .await?;
+                let hits = report
+                    .hits
+                    .into_iter()
+                    .map(|h| {
+                        let score = Some(h.score);
+                        (
+                            rowguard::search::Hit {
+                                kind: h.kind,
+                                id: h.id,
+                                parent_id: h.parent_id,
+                                chunk: h.chunk,
+                                distance: h.distance,
+                            },
+                            score,
+                        )
+                    })
+                    .collect();
+                Ok::<_, Error>((hits, report.plans))
+            } else {
+                let report = pool
+                    .with_tenant(&ctx, async |conn| {
+                        rowguard::search::search_with_report(conn, &vector, args.k, &opts).await
+                    })
+                    .await?;
+                Ok((
+                    report.hits.into_iter().map(|h| (h, None)).collect(),
+                    report.plans,
+                ))
+            }
+        })?;
+    if args.json {
+        let out: Vec<JsonHit<'_>> = hits
+            .iter()
+            .map(|(h, score)| JsonHit {
+                kind: h.kind,
+                id: h.id,
+                parent_id: h.parent_id,
+                distance: h.distance,
+                chunk: &h.chunk,
+                score: *score,
+            })
+            .collect();
+        let text = serde_json::to_string_pretty(&out)
+            .map_err(|e| Error::InvalidInput(format!("cannot render the hits: {e}")))?;
+        println!("{text}");
+    } else {
+        for p in &plans {
+            eprintln!(
+                "{}: {} ({} of ~{} rows: {})",
+                p.kind, p.strategy, p.tenant_rows, p.table_rows, p.reason
+            );
+        }
+        if hits.is_empty() {
+            println!("no hits");
+        }
+        for (i, (h, score)) in hits.iter().enumerate() {
+            let chunk: String = h.chunk.chars().take(80).collect();
+            let score = score.map(|s| format!("  score {s:.4}")).unwrap_or_default();
+            println!(
+                "{:>3}. {:.4}{score}  {:<9} {}  (parent {})\n     {}",
+                i + 1,
+                h.distance,
+                h.kind.as_str(),
+                h.id,
+                h.parent_id,
+                chunk
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -36,6 +36,8 @@ enum Command {
         #[arg(long = "app-role", default_value = "rowguard_app")]
         app_roles: Vec<String>,
     },
+    /// Nearest embeddings for one tenant, acting as it (exact, HNSW or hybrid).
+    Search(cli::SearchArgs),
     /// Write demo data.
     Seed {
         #[command(subcommand)]
@@ -79,6 +81,7 @@ fn main() -> ExitCode {
         Command::Doctor { json, app_roles } => cli::doctor(json, app_roles),
         Command::Seed { what: Seed::Demo } => demo::seed_demo(),
         Command::Demo => demo::demo(),
+        Command::Search(args) => cli::search(args),
     };
     match outcome {
         Ok(code) => code,

@@ -198,6 +198,15 @@ DROP POLICY IF EXISTS tenant_isolation ON audit_log;
 CREATE POLICY tenant_isolation ON audit_log
   USING (tenant_id = (select rowguard.current_tenant_id()))
   WITH CHECK (tenant_id = (select rowguard.current_tenant_id()));
+
+-- embedding_counts: a tenant reads its own counts (search chooses its strategy from
+-- them); only the counting triggers write, as rowguard_admin (see 20_grants.sql).
+ALTER TABLE embedding_counts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE embedding_counts FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON embedding_counts;
+CREATE POLICY tenant_isolation ON embedding_counts
+  USING (tenant_id = (select rowguard.current_tenant_id()))
+  WITH CHECK (tenant_id = (select rowguard.current_tenant_id()));
 -- policies/20_grants.sql
 -- Grants: what rowguard_app (tenant requests) and rowguard_admin (control plane and
 -- cross-tenant workers, BYPASSRLS) may do. Row visibility is RLS's job
@@ -251,6 +260,11 @@ GRANT INSERT, DELETE ON tenants TO rowguard_admin;
 
 -- audit_log is append-only for everyone but the owner.
 GRANT SELECT, INSERT ON audit_log TO rowguard_app, rowguard_admin;
+
+-- embedding_counts is written only by the counting triggers (SECURITY DEFINER, owned
+-- by rowguard_admin): the application reads its own counts and cannot change them.
+GRANT SELECT ON embedding_counts TO rowguard_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON embedding_counts TO rowguard_admin;
 -- policies/30_lookups.sql
 -- Pre-tenant look-ups: the few questions asked before a tenant is known (which
 -- tenant and user does this session token, invite token, slug or host belong to?).

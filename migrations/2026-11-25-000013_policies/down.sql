@@ -1,7 +1,18 @@
--- Undoes the policies migration (written by hand; up.sql is generated from policies/),
--- in reverse order: role tiers, look-up functions, grants, then RLS.
+-- Undoes the policies migration (written by hand; up.sql is generated from policies/
+-- by scripts/sync-policies), in reverse order: role tiers, look-up functions, grants,
+-- then RLS. It is the last migration, so every table it covers exists when it runs.
 -- `REVOKE CREATE ON SCHEMA public FROM PUBLIC` is deliberately not undone: it is
 -- PostgreSQL 15's default, and granting CREATE to PUBLIC would weaken the database.
+-- (rowguard_admin's rights on embedding_counts were granted by
+-- 2026-11-25-000012_embedding_counts, whose counting functions need them, and go with
+-- the table when that migration is reverted.)
+
+-- embedding_counts (policies/20_grants.sql, policies/10_tenant_isolation.sql)
+REVOKE ALL ON embedding_counts FROM rowguard_app;
+
+DROP POLICY IF EXISTS tenant_isolation ON embedding_counts;
+ALTER TABLE embedding_counts NO FORCE ROW LEVEL SECURITY;
+ALTER TABLE embedding_counts DISABLE ROW LEVEL SECURITY;
 
 -- policies/40_role_tiers.sql
 DROP POLICY IF EXISTS role_tier_delete ON files;

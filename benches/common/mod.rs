@@ -1,0 +1,287 @@
+//! Shared by the search benches: a synthetic clustered dataset loaded into the real
+//! `document_embeddings` table through rowguard's admin ingest path, reused across
+//! runs when a database with the same parameters is already loaded.
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+use diesel::sql_types::{Array, BigInt, Text};
+use diesel::{Connection, PgConnection};
+use diesel_async::RunQueryDsl;
+use rowguard::pool::{PoolConfig, TenantPool};
+use rowguard::search::synth::{assign_tenants, tenant_counts, Mixture, MixtureSpec, SynthRng};
+use rowguard::search::{ingest_as_admin, Kind, NewEmbedding};
+use rowguard::{TenantContext, TenantId};
+use uuid::Uuid;
+
+/// What to load.
+#[derive(Clone, Debug)]
+pub struct DatasetSpec {
+    pub rows: usize,
+    pub shares: Vec<f64>,
+    pub small_tenants: usize,
+    pub mixture: MixtureSpec,
+    pub seed: u64,
+    pub batch: usize,
+}
+
+impl DatasetSpec {
+    /// Database name: a hash of every parameter, so a changed dataset never reuses.
+    pub fn database_name(&self, prefix: &str) -> String {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.rows.hash(&mut h);
+        for s in &self.shares {
+            s.to_bits().hash(&mut h);
+        }
+        self.small_tenants.hash(&mut h);
+        self.mixture.dims.hash(&mut h);
+        self.mixture.clusters.hash(&mut h);
+        self.mixture.spread.to_bits().hash(&mut h);
+        self.mixture.seed.hash(&mut h);
+        self.seed.hash(&mut h);
+        format!("{prefix}_{}_{:x}", self.rows, h.finish() & 0xffff_ffff)
+    }
+}
+
+/// Tenants of the loaded dataset, in `assign_tenants` order (shares first, then small).
+pub struct Dataset {
+    pub tenants: Vec<(TenantId, usize)>,
+    pub app: TenantPool,
+    pub owner_url: String,
+    pub mixture: Mixture,
+    /// Ingest rows/s, HNSW build time and index size, when this run loaded the data.
+    pub load: Option<LoadStats>,
+}
+
+pub struct LoadStats {
+    pub rows: usize,
+    pub ingest: Duration,
+    pub hnsw_build: Duration,
+    pub hnsw_bytes: i64,
+    pub table_bytes: i64,
+}
+
+const WORDS: &[&str] = &[
+    "invoice",
+    "renewal",
+    "pipeline",
+    "roadmap",
+    "contract",
+    "onboarding",
+    "churn",
+    "pricing",
+    "security",
+    "migration",
+    "hiring",
+    "forecast",
+    "quarterly",
+    "support",
+    "integration",
+    "feedback",
+    "budget",
+    "launch",
+    "compliance",
+    "partnership",
+];
+
+/// Chunk text correlated with the cluster, so full-text and vector search agree a bit.
+pub fn chunk_text(cluster: usize, i: usize) -> String {
+    format!(
+        "{} {} notes {} item {i}",
+        WORDS[cluster % WORDS.len()],
+        WORDS[(cluster * 7 + 3) % WORDS.len()],
+        WORDS[(cluster * 13 + i) % WORDS.len()]
+    )
+}
+
+#[derive(diesel::QueryableByName)]
+struct N {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+fn owner_exec(conn: &mut PgConnection, sql: &str) {
+    diesel::RunQueryDsl::execute(diesel::sql_query(sql), conn)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+fn owner_count(conn: &mut PgConnection, sql: &str) -> i64 {
+    let r: N = diesel::RunQueryDsl::get_result(diesel::sql_query(sql), conn)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    r.n
+}
+
+fn slug(prefix: &str, i: usize) -> String {
+    format!("{}-t{i}", prefix.replace('_', "-"))
+}
+
+/// Loads (or finds loaded) the dataset and returns its tenants and an app pool.
+pub async fn dataset(spec: &DatasetSpec, prefix: &str, log: bool) -> Dataset {
+    let name = spec.database_name(prefix);
+    let owner_url = rowguard::dev::migrated_database(&name).expect("migrated database");
+    let server = rowguard::dev::server().expect("server");
+    let app = PoolConfig::new(server.app_url(&name))
+        .max_size(2)
+        .statement_timeout(Some(Duration::from_secs(600)))
+        .build()
+        .expect("pool");
+    let mixture = Mixture::new(spec.mixture).expect("mixture");
+    let assignment =
+        assign_tenants(spec.rows, &spec.shares, spec.small_tenants, spec.seed).expect("assign");
+    let counts = tenant_counts(&assignment);
+    let mut owner = PgConnection::establish(&owner_url).expect("owner connection");
+    // Tenant ids are derived from the slug order: read them back when reusing.
+    let loaded = owner_count(&mut owner, "SELECT count(*) AS n FROM document_embeddings");
+    let has_index = owner_count(
+        &mut owner,
+        "SELECT count(*) AS n FROM pg_indexes WHERE indexname = 'document_embeddings_embedding_hnsw_idx'",
+    );
+    let mut load = None;
+    if loaded as usize != spec.rows || has_index == 0 {
+        if log {
+            eprintln!("loading {} rows into {name} ...", spec.rows);
+        }
+        owner_exec(&mut owner, "TRUNCATE tenants CASCADE");
+        owner_exec(
+            &mut owner,
+            "DROP INDEX IF EXISTS document_embeddings_embedding_hnsw_idx",
+        );
+        let tenants: Vec<TenantId> = (0..counts.len()).map(|_| TenantId::new_v7()).collect();
+        let slugs: Vec<String> = (0..counts.len()).map(|i| slug(prefix, i)).collect();
+        let ids: Vec<Uuid> = tenants.iter().map(|t| t.as_uuid()).collect();
+        // One document per 100 chunks.
+        let docs: Vec<Vec<Uuid>> = counts
+            .iter()
+            .map(|c| (0..c.div_ceil(100)).map(|_| Uuid::now_v7()).collect())
+            .collect();
+        let (doc_tenants, doc_ids): (Vec<Uuid>, Vec<Uuid>) = docs
+            .iter()
+            .enumerate()
+            .flat_map(|(t, ds)| {
+                let tid = ids[t];
+                ds.iter().map(move |d| (tid, *d))
+            })
+            .unzip();
+        app.as_admin("bench: create tenants and documents", async |conn| {
+            diesel::sql_query(
+                "INSERT INTO tenants (id, slug, name) SELECT i, s, s FROM unnest($1::uuid[], $2::text[]) AS u (i, s)",
+            )
+            .bind::<Array<diesel::sql_types::Uuid>, _>(&ids)
+            .bind::<Array<Text>, _>(&slugs)
+            .execute(conn)
+            .await?;
+            diesel::sql_query(
+                "INSERT INTO documents (tenant_id, id, title) SELECT t, d, 'bench document' FROM unnest($1::uuid[], $2::uuid[]) AS u (t, d)",
+            )
+            .bind::<Array<diesel::sql_types::Uuid>, _>(&doc_tenants)
+            .bind::<Array<diesel::sql_types::Uuid>, _>(&doc_ids)
+            .execute(conn)
+            .await?;
+            Ok(())
+        })
+        .await
+        .expect("tenants");
+
+        let mut rng = SynthRng::new(spec.seed ^ 0x5eed);
+        let mut next_chunk = vec![0usize; counts.len()];
+        let mut ingest_time = Duration::ZERO;
+        for (b, batch) in assignment.chunks(spec.batch).enumerate() {
+            let rows: Vec<(TenantId, NewEmbedding)> = batch
+                .iter()
+                .enumerate()
+                .map(|(j, t)| {
+                    let (cluster, v) = mixture.sample(&mut rng);
+                    let c = next_chunk[*t];
+                    next_chunk[*t] += 1;
+                    let text = chunk_text(cluster, b * spec.batch + j);
+                    (
+                        tenants[*t],
+                        NewEmbedding::new(
+                            docs[*t][c / 100],
+                            (c % 100) as i32,
+                            text,
+                            "synthetic",
+                            v,
+                        ),
+                    )
+                })
+                .collect();
+            let start = Instant::now();
+            app.as_admin("bench: load embeddings", async |conn| {
+                ingest_as_admin(conn, Kind::Documents, &rows).await
+            })
+            .await
+            .expect("ingest");
+            ingest_time += start.elapsed();
+            if log && b % 20 == 0 {
+                eprintln!("  {} rows", (b + 1) * spec.batch);
+            }
+        }
+        let start = Instant::now();
+        owner_exec(&mut owner, "SET maintenance_work_mem = '2GB'");
+        // pgvector 0.6.0-0.8.1 (CVE-2026-3172): serial HNSW builds only.
+        owner_exec(&mut owner, "SET max_parallel_maintenance_workers = 0");
+        owner_exec(
+            &mut owner,
+            "CREATE INDEX document_embeddings_embedding_hnsw_idx ON document_embeddings USING hnsw (embedding vector_cosine_ops)",
+        );
+        let hnsw_build = start.elapsed();
+        owner_exec(&mut owner, "VACUUM ANALYZE document_embeddings");
+        load = Some(LoadStats {
+            rows: spec.rows,
+            ingest: ingest_time,
+            hnsw_build,
+            hnsw_bytes: owner_count(
+                &mut owner,
+                "SELECT pg_relation_size('document_embeddings_embedding_hnsw_idx') AS n",
+            ),
+            table_bytes: owner_count(
+                &mut owner,
+                "SELECT pg_total_relation_size('document_embeddings') AS n",
+            ),
+        });
+    } else if log {
+        eprintln!("reusing {name} ({loaded} rows)");
+    }
+    let tenants = app
+        .as_admin("bench: list tenants", async |conn| {
+            #[derive(diesel::QueryableByName)]
+            struct T {
+                #[diesel(sql_type = diesel::sql_types::Uuid)]
+                id: Uuid,
+                #[diesel(sql_type = Text)]
+                slug: String,
+            }
+            let rows: Vec<T> = diesel::sql_query("SELECT id, slug FROM tenants")
+                .load(conn)
+                .await?;
+            Ok(rows)
+        })
+        .await
+        .expect("tenants");
+    let mut by_index = vec![(TenantId::new_v7(), 0); counts.len()];
+    for t in tenants {
+        if let Some(i) = t
+            .slug
+            .strip_prefix(&format!("{}-t", prefix.replace('_', "-")))
+            .and_then(|s| s.parse::<usize>().ok())
+        {
+            if i < counts.len() {
+                by_index[i] = (TenantId::from_uuid(t.id), counts[i]);
+            }
+        }
+    }
+    Dataset {
+        tenants: by_index,
+        app,
+        owner_url,
+        mixture,
+        load,
+    }
+}
+
+/// A tenant context for tenant index `i`.
+pub fn ctx(ds: &Dataset, i: usize) -> TenantContext {
+    TenantContext::new(ds.tenants[i].0)
+}
