@@ -40,7 +40,7 @@ async fn fixture() -> Fixture {
         .max_size(4)
         .test_on_check_out(false)
         .build_unchecked(AsyncDieselConnectionManager::<AsyncPgConnection>::new(
-            admin_url,
+            admin_url.clone(),
         ));
 
     let tenants: Vec<TenantId> = ["bench-a", "bench-b"]
@@ -65,11 +65,16 @@ async fn fixture() -> Fixture {
             .bind::<diesel::sql_types::BigInt, _>(ROWS_PER_TENANT)
             .execute(&mut **conn)
             .await?;
-            diesel::sql_query("ANALYZE tasks").execute(&mut **conn).await?;
             Ok(())
         })
         .await
         .expect("fixture rows");
+    }
+    // Planner statistics: ANALYZE needs the owner (rowguard_admin may not run it).
+    {
+        use diesel::Connection;
+        let mut owner = diesel::PgConnection::establish(&admin_url).expect("owner connection");
+        diesel::RunQueryDsl::execute(diesel::sql_query("ANALYZE tasks"), &mut owner).expect("analyze");
     }
     let tenant = tenants[0];
     let ids = app
