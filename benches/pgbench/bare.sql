@@ -1,0 +1,2 @@
+\set n random(1, 10000)
+SELECT * FROM tasks WHERE tenant_id = '11111111-1111-7111-8111-111111111111' AND id = ('00000000-0000-7000-8000-' || lpad(:n::text, 12, '0'))::uuid;

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Protocol-level cost of a tenant transaction, measured with pgbench (no Rust client in
+# the way): a bare prepared primary-key read, against BEGIN + the context statement +
+# the read + COMMIT sent one by one, and the same four pipelined.
+#
+# Usage: ADMIN_URL=postgres://postgres@127.0.0.1:5432/postgres benches/pgbench/run.sh
+# (a superuser URL; the script creates and reuses the database rowguard_pgbench and the
+# login role rowguard_pgbench_login). Prints transactions/s, median of 3 runs of 5 s.
+set -euo pipefail
+cd "$(dirname "$0")"
+ADMIN_URL=${ADMIN_URL:?set ADMIN_URL to a superuser URL}
+DB_URL="${ADMIN_URL%/*}/rowguard_pgbench"
+psql "$ADMIN_URL" -qtc "SELECT 1 FROM pg_database WHERE datname = 'rowguard_pgbench'" | grep -q 1 \
+  || psql "$ADMIN_URL" -qc "CREATE DATABASE rowguard_pgbench"
+DATABASE_URL="$DB_URL" cargo run --quiet --bin rowguard -- migrate >/dev/null
+psql "$DB_URL" -q <<'SQL'
+INSERT INTO tenants (id, slug, name) VALUES ('11111111-1111-7111-8111-111111111111', 'pgbench', 'pgbench')
+  ON CONFLICT DO NOTHING;
+INSERT INTO tasks (tenant_id, id, title)
+  SELECT '11111111-1111-7111-8111-111111111111', ('00000000-0000-7000-8000-' || lpad(g::text, 12, '0'))::uuid, 'task ' || g
+    FROM generate_series(1, 10000) g
+  ON CONFLICT DO NOTHING;
+ANALYZE tasks;
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'rowguard_pgbench_login') THEN
+    CREATE ROLE rowguard_pgbench_login LOGIN;
+  END IF;
+END $$;
+GRANT rowguard_app TO rowguard_pgbench_login;
+SQL
+APP_URL=$(python3 -c 'import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print(p._replace(netloc="rowguard_pgbench_login@"+p.netloc.split("@")[-1]).geturl())' "$DB_URL")
+median() { sort -n | sed -n 2p; }
+run() {
+  local url=$1 file=$2
+  for _ in 1 2 3; do
+    pgbench -n -M prepared -T 5 -c 1 -f "$file" "$url" 2>/dev/null | awk '/^tps/ {printf "%d\n", $3}'
+  done | median
+}
+bare=$(run "$DB_URL" bare.sql)
+seq=$(run "$APP_URL" sequential.sql)
+pipe=$(run "$APP_URL" pipelined.sql)
+printf '| what | transactions/s (median of 3) | vs. the bare read |\n|---|---|---|\n'
+printf '| bare autocommit read, prepared (superuser, WHERE tenant_id) | %s | 1.00 |\n' "$bare"
+awk -v b="$bare" -v s="$seq" -v p="$pipe" 'BEGIN {
+  printf "| BEGIN, context, read, COMMIT one by one (app role, RLS) | %d | %.2fx slower |\n", s, b / s
+  printf "| the same four, pipelined | %d | %.2fx slower |\n", p, b / p }'
