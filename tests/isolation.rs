@@ -218,6 +218,42 @@ async fn touch_as(pool: &TenantPool, tenant: TenantId) -> i32 {
     .expect("touch")
 }
 
+/// Runs `sql` with two bound uuids, once acting as `tenant` (after another tenant used
+/// the pooled connection) and once as the BYPASSRLS admin role.
+async fn update_as_tenant_and_admin(
+    pool: &TenantPool,
+    tenant: TenantId,
+    sql: &str,
+    first: Uuid,
+    second: Uuid,
+) -> [(&'static str, Result<(), Error>); 2] {
+    use diesel_async::RunQueryDsl;
+    let as_tenant = pool
+        .with_tenant(&TenantContext::new(tenant), async |conn| {
+            diesel::sql_query(sql)
+                .bind::<SqlUuid, _>(first)
+                .bind::<SqlUuid, _>(second)
+                .execute(conn)
+                .await?;
+            Ok(())
+        })
+        .await;
+    let as_admin = pool
+        .as_admin(
+            "isolation test: a write the schema must refuse",
+            async |conn| {
+                diesel::sql_query(sql)
+                    .bind::<SqlUuid, _>(first)
+                    .bind::<SqlUuid, _>(second)
+                    .execute(&mut **conn)
+                    .await?;
+                Ok(())
+            },
+        )
+        .await;
+    [("tenant", as_tenant), ("admin", as_admin)]
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenant_a_cannot_read_write_or_copy_tenant_b_rows_in_any_table() {
     use diesel_async::RunQueryDsl;
@@ -464,7 +500,6 @@ async fn without_a_context_every_table_reads_empty_and_every_write_fails() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenant_id_cannot_be_changed_by_update_even_by_the_admin_role() {
-    use diesel_async::RunQueryDsl;
     let db = TestDatabase::new().expect("db");
     let (pool, a, b) = make_seed(&db).await;
     let mut owner = db.owner_conn().expect("owner");
@@ -477,27 +512,9 @@ async fn tenant_id_cannot_be_changed_by_update_even_by_the_admin_role() {
         let t = ident(&table.name);
         let a_row = some_row(&mut owner, table, a);
         touch_as(&pool, b).await;
-        let as_tenant = pool
-            .with_tenant(&TenantContext::new(a), async |conn| {
-                diesel::sql_query(format!("UPDATE {t} SET tenant_id = $1 WHERE id = $2"))
-                    .bind::<SqlUuid, _>(b.as_uuid())
-                    .bind::<SqlUuid, _>(a_row.id)
-                    .execute(conn)
-                    .await?;
-                Ok(())
-            })
-            .await;
-        let as_admin = pool
-            .as_admin("isolation test: try to move a row", async |conn| {
-                diesel::sql_query(format!("UPDATE {t} SET tenant_id = $1 WHERE id = $2"))
-                    .bind::<SqlUuid, _>(b.as_uuid())
-                    .bind::<SqlUuid, _>(a_row.id)
-                    .execute(&mut **conn)
-                    .await?;
-                Ok(())
-            })
-            .await;
-        for (who, outcome) in [("tenant", as_tenant), ("admin", as_admin)] {
+        let sql = format!("UPDATE {t} SET tenant_id = $1 WHERE id = $2");
+        let outcomes = update_as_tenant_and_admin(&pool, a, &sql, b.as_uuid(), a_row.id).await;
+        for (who, outcome) in outcomes {
             match outcome {
                 Err(Error::CheckViolation { constraint }) => {
                     assert_eq!(constraint, "tenant_id_immutable")
@@ -524,7 +541,6 @@ async fn tenant_id_cannot_be_changed_by_update_even_by_the_admin_role() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_row_can_reference_another_tenants_parent_whoever_writes_it() {
-    use diesel_async::RunQueryDsl;
     let db = TestDatabase::new().expect("db");
     let (pool, a, b) = make_seed(&db).await;
     let mut owner = db.owner_conn().expect("owner");
@@ -552,30 +568,8 @@ async fn no_row_can_reference_another_tenants_parent_whoever_writes_it() {
             ident(&fk.column)
         );
         touch_as(&pool, b).await;
-        let as_tenant = pool
-            .with_tenant(&TenantContext::new(a), async |conn| {
-                diesel::sql_query(&sql)
-                    .bind::<SqlUuid, _>(b_parent.id)
-                    .bind::<SqlUuid, _>(a_row.id)
-                    .execute(conn)
-                    .await?;
-                Ok(())
-            })
-            .await;
-        let as_admin = pool
-            .as_admin(
-                "isolation test: try a cross-tenant reference",
-                async |conn| {
-                    diesel::sql_query(&sql)
-                        .bind::<SqlUuid, _>(b_parent.id)
-                        .bind::<SqlUuid, _>(a_row.id)
-                        .execute(&mut **conn)
-                        .await?;
-                    Ok(())
-                },
-            )
-            .await;
-        for (who, outcome) in [("tenant", as_tenant), ("admin", as_admin)] {
+        let outcomes = update_as_tenant_and_admin(&pool, a, &sql, b_parent.id, a_row.id).await;
+        for (who, outcome) in outcomes {
             match outcome {
                 Err(Error::ForeignKeyViolation { constraint }) => assert_eq!(constraint, fk.name),
                 Err(Error::Forbidden(_))
