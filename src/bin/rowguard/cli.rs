@@ -167,12 +167,19 @@ pub fn search(args: SearchArgs) -> rowguard::Result<ExitCode> {
         (Some(text), None) => HashingEmbedder::default().embed(text)?.to_vec(),
         (None, None) => return Err(Error::InvalidInput("give --text or --vector-file".into())),
     };
-    // Checked before connecting: a bad vector file is the caller's to fix.
+    // Checked before connecting: a bad vector file or k is the caller's to fix.
     rowguard::search::validate_embedding(
         &vector,
         rowguard::search::DIMENSIONS,
         rowguard::search::Metric::Cosine,
     )?;
+    if args.k == 0 || args.k > rowguard::search::MAX_K {
+        return Err(Error::InvalidInput(format!(
+            "--k must be between 1 and {}, got {}",
+            rowguard::search::MAX_K,
+            args.k
+        )));
+    }
     let opts = SearchOptions::new(kind).strategy(strategy);
     let ctx = rowguard::TenantContext::new(tenant);
     let runtime = tokio::runtime::Builder::new_current_thread()
