@@ -74,7 +74,8 @@ async fn fixture() -> Fixture {
     {
         use diesel::Connection;
         let mut owner = diesel::PgConnection::establish(&admin_url).expect("owner connection");
-        diesel::RunQueryDsl::execute(diesel::sql_query("ANALYZE tasks"), &mut owner).expect("analyze");
+        diesel::RunQueryDsl::execute(diesel::sql_query("ANALYZE tasks"), &mut owner)
+            .expect("analyze");
     }
     let tenant = tenants[0];
     let ids = app
