@@ -2,7 +2,9 @@
 # Installs everything rowguard's demo, tests and benches need on a Debian machine,
 # idempotently: PostgreSQL server and headers, libpq, pgvector (built from Debian's
 # source package of the next release when this release does not package it),
-# PgBouncer for the pooler test, and diesel_cli for operators and the schema-drift test.
+# PgBouncer for the pooler test (Debian's package, plus a PgBouncer 1.21 or later
+# built from the next release's source package into /opt/rowguard/pgbouncer when the
+# packaged one is older), and diesel_cli for operators and the schema-drift test.
 #
 # Safe to run again: every step first checks whether its work is already done.
 set -euo pipefail
@@ -24,15 +26,74 @@ apt_update() {
   fi
 }
 
-missing=()
-for pkg in postgresql postgresql-contrib libpq-dev build-essential dpkg-dev pgbouncer; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
+# Build directories to remove on exit.
+BUILD_DIRS=()
+cleanup() { [ "${#BUILD_DIRS[@]}" -eq 0 ] || rm -rf "${BUILD_DIRS[@]}"; }
+trap cleanup EXIT
+
+# Installs those of the given packages that are not installed yet (from this release).
+apt_install_missing() {
+  local pkg want=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || want+=("$pkg")
+  done
+  if [ "${#want[@]}" -gt 0 ]; then
+    apt_update
+    log "installing ${want[*]}"
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
+  fi
+}
+
+# Makes the source packages of the next Debian release available to `apt-get source`
+# (only deb-src: nothing from that release is ever installed as a binary package),
+# and sets NEXT to that release's code name.
+NEXT=""
+SRC_LIST=/etc/apt/sources.list.d/rowguard-next-src.sources
+next_release_sources() {
+  [ -z "$NEXT" ] || return 0
+  . /etc/os-release
+  case "${VERSION_CODENAME:-}" in
+    bullseye) NEXT=bookworm ;;
+    bookworm) NEXT=trixie ;;
+    trixie) NEXT=forky ;;
+    *) log "unknown Debian release '${VERSION_CODENAME:-}'; cannot pick a source release"; exit 1 ;;
+  esac
+  # Earlier versions of this script named the file after pgvector: keep using it.
+  if [ -f /etc/apt/sources.list.d/rowguard-pgvector-src.sources ]; then
+    SRC_LIST=/etc/apt/sources.list.d/rowguard-pgvector-src.sources
+  fi
+  if [ ! -f "$SRC_LIST" ]; then
+    # Reuse the mirror this machine already uses for Debian; never name a host here.
+    local mirror
+    mirror=$(grep -hoE '^URIs:[[:space:]]*[^[:space:]]+/debian/?$' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n 1 | awk '{print $2}')
+    if [ -z "$mirror" ]; then
+      mirror=$(grep -hoE '^deb[[:space:]]+(\[[^]]*\][[:space:]]+)?[^[:space:]]+/debian/?[[:space:]]' /etc/apt/sources.list 2>/dev/null | head -n 1 | awk '{print $NF}')
+    fi
+    [ -n "$mirror" ] || { log "no Debian mirror found in the apt sources"; exit 1; }
+    log "adding deb-src for $NEXT from $mirror"
+    printf 'Types: deb-src\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+      "$mirror" "$NEXT" | $SUDO tee "$SRC_LIST" >/dev/null
+    apt_updated=0
+  fi
   apt_update
-  log "installing ${missing[*]}"
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+}
+
+# Unpacks the next release's source package $1 into a fresh directory under /tmp and
+# prints the path of its source tree. Call next_release_sources first: this runs in a
+# command substitution, whose variables (NEXT, apt_updated, BUILD_DIRS) do not come back.
+next_release_source() {
+  local pkg=$1 build src
+  next_release_sources
+  build=$(mktemp -d "/tmp/rowguard-$pkg.XXXXXX")
+  BUILD_DIRS+=("$build")
+  log "fetching $NEXT's source package $pkg into $build"
+  (cd "$build" && apt-get source -qq "$pkg" >/dev/null 2>&1) || (cd "$build" && apt-get source "$pkg" >&2)
+  src=$(find "$build" -maxdepth 1 -mindepth 1 -type d -name "$pkg-*" | head -n 1)
+  [ -n "$src" ] || { log "apt-get source $pkg produced no source tree"; exit 1; }
+  printf '%s\n' "$src"
+}
+
+apt_install_missing postgresql postgresql-contrib libpq-dev build-essential dpkg-dev pgbouncer
 
 # The server major version the `postgresql` metapackage brought in.
 PG_MAJOR=$(ls /usr/lib/postgresql | sort -n | tail -n 1)
@@ -51,38 +112,47 @@ if [ ! -f "$EXT_DIR/vector.control" ]; then
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "postgresql-$PG_MAJOR-pgvector"
   else
     # Not packaged for this release: build it from the next release's source package.
-    . /etc/os-release
-    case "${VERSION_CODENAME:-}" in
-      bullseye) NEXT=bookworm ;;
-      bookworm) NEXT=trixie ;;
-      trixie) NEXT=forky ;;
-      *) log "unknown Debian release '${VERSION_CODENAME:-}'; cannot pick a source release for pgvector"; exit 1 ;;
-    esac
-    SRC_LIST=/etc/apt/sources.list.d/rowguard-pgvector-src.sources
-    if [ ! -f "$SRC_LIST" ]; then
-      # Reuse the mirror this machine already uses for Debian; never name a host here.
-      MIRROR=$(grep -hoE '^URIs:[[:space:]]*[^[:space:]]+/debian/?$' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n 1 | awk '{print $2}')
-      if [ -z "$MIRROR" ]; then
-        MIRROR=$(grep -hoE '^deb[[:space:]]+(\[[^]]*\][[:space:]]+)?[^[:space:]]+/debian/?[[:space:]]' /etc/apt/sources.list 2>/dev/null | head -n 1 | awk '{print $NF}')
-      fi
-      [ -n "$MIRROR" ] || { log "no Debian mirror found in the apt sources"; exit 1; }
-      log "adding deb-src for $NEXT from $MIRROR"
-      printf 'Types: deb-src\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
-        "$MIRROR" "$NEXT" | $SUDO tee "$SRC_LIST" >/dev/null
-      apt_updated=0
-      apt_update
-    fi
-    BUILD=$(mktemp -d /tmp/rowguard-pgvector.XXXXXX)
-    trap 'rm -rf "$BUILD"' EXIT
-    log "building pgvector from $NEXT's source package in $BUILD"
-    (cd "$BUILD" && apt-get source -qq pgvector >/dev/null 2>&1 || { cd "$BUILD" && apt-get source pgvector; })
-    SRC=$(find "$BUILD" -maxdepth 1 -mindepth 1 -type d -name 'pgvector-*' | head -n 1)
-    [ -n "$SRC" ] || { log "apt-get source pgvector produced no source tree"; exit 1; }
+    next_release_sources
+    SRC=$(next_release_source pgvector)
+    BUILD_DIRS+=("$(dirname "$SRC")")
+    log "building pgvector in $SRC"
     make -s -C "$SRC" PG_CONFIG="$PG_BIN/pg_config" OPTFLAGS="" >/dev/null
     $SUDO make -s -C "$SRC" PG_CONFIG="$PG_BIN/pg_config" install >/dev/null
   fi
 fi
 log "pgvector: $(grep default_version "$EXT_DIR/vector.control" | tr -d "'" )"
+
+# PgBouncer 1.21 or later, which follows named prepared statements across server
+# connections (max_prepared_statements). diesel-async prepares every statement, so the
+# pooler test needs it for more than one server connection (docs/pgbouncer.md). When
+# the packaged PgBouncer is older (Debian 12 ships 1.18), build the next release's
+# source package into its own prefix; the Debian package stays as it is.
+# tests/pgbouncer.rs looks for $ROWGUARD_PGBOUNCER, then $PGB_PREFIX/bin/pgbouncer,
+# then /usr/sbin/pgbouncer.
+PGB_MIN=1.21
+PGB_PREFIX=/opt/rowguard/pgbouncer
+pgb_version() { "$1" --version 2>/dev/null | awk 'NR == 1 { print $2 }'; }
+version_at_least() { [ -n "$1" ] && [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n 1)" = "$2" ]; }
+PGB_DEBIAN=$(pgb_version /usr/sbin/pgbouncer)
+if version_at_least "$PGB_DEBIAN" "$PGB_MIN"; then
+  log "pgbouncer: $PGB_DEBIAN (Debian package) at /usr/sbin/pgbouncer"
+elif version_at_least "$(pgb_version "$PGB_PREFIX/bin/pgbouncer")" "$PGB_MIN"; then
+  log "pgbouncer: $(pgb_version "$PGB_PREFIX/bin/pgbouncer") at $PGB_PREFIX/bin/pgbouncer (Debian package: $PGB_DEBIAN)"
+else
+  # The subset of debian/control's Build-Depends this build uses (no PAM, no systemd
+  # notify; the man pages come prebuilt in the tarball, so no pandoc).
+  apt_install_missing libevent-dev libssl-dev libc-ares-dev pkgconf
+  next_release_sources
+  SRC=$(next_release_source pgbouncer)
+  BUILD_DIRS+=("$(dirname "$SRC")")
+  log "building pgbouncer in $SRC, installing into $PGB_PREFIX"
+  (cd "$SRC" && ./configure -q --prefix="$PGB_PREFIX" --with-cares --without-pam --without-systemd >/dev/null)
+  make -s -C "$SRC" -j"$(nproc)" >/dev/null
+  $SUDO make -s -C "$SRC" install >/dev/null
+  version_at_least "$(pgb_version "$PGB_PREFIX/bin/pgbouncer")" "$PGB_MIN" \
+    || { log "built pgbouncer is $(pgb_version "$PGB_PREFIX/bin/pgbouncer"), not $PGB_MIN or later"; exit 1; }
+  log "pgbouncer: $(pgb_version "$PGB_PREFIX/bin/pgbouncer") at $PGB_PREFIX/bin/pgbouncer (Debian package: $PGB_DEBIAN)"
+fi
 
 if ! command -v diesel >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/diesel" ]; then
   log "installing diesel_cli (postgres only); this compiles for a few minutes once"

@@ -1,10 +1,18 @@
-//! Behind PgBouncer in transaction mode (the Debian package, started by the test on a
-//! free port against the test server, `pool_mode = transaction`, 2 server
-//! connections), many transactions from several tenants, through a pool of more
-//! client connections than PgBouncer has server connections, stay isolated: every
-//! read sees only its own tenant's rows, every write lands in its own tenant, and no
-//! context is left on a server connection that the next client transaction reuses.
-//! Skipped (with a message) when `/usr/sbin/pgbouncer` is not installed.
+//! Behind PgBouncer in transaction mode (started by the test on a free port against
+//! the test server, `pool_mode = transaction`), many transactions from several
+//! tenants, through a pool of more client connections than PgBouncer has server
+//! connections, stay isolated: every read sees only its own tenant's rows, every write
+//! lands in its own tenant, and no context is left on a server connection that the
+//! next client transaction reuses.
+//!
+//! The PgBouncer used is `$ROWGUARD_PGBOUNCER`, else the 1.21+ build that
+//! `scripts/setup.sh` installs into `/opt/rowguard/pgbouncer` when the Debian package
+//! is older, else the Debian package (`/usr/sbin/pgbouncer`). With 1.21 or later the
+//! isolation test runs over two server connections with `max_prepared_statements =
+//! 200`, and a control shows that the same two connections break without it. When the
+//! Debian package is older than 1.21 (Debian 12: 1.18), it is tested too: isolation
+//! over its one workable server connection, and the failure with two.
+//! Each test is skipped (with a message) when it has no binary to run.
 
 mod support;
 
@@ -12,6 +20,8 @@ use std::collections::HashSet;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use diesel::sql_types::{Integer, Text};
@@ -22,8 +32,42 @@ use rowguard::pool::{PoolConfig, TenantPool};
 use rowguard::schema::tasks;
 use rowguard::{Error, TenantContext, TenantId};
 use support::{count, exec, make_tenant};
+use tokio::sync::Barrier;
 
-const PGBOUNCER: &str = "/usr/sbin/pgbouncer";
+/// Debian's package.
+const DEBIAN_PGBOUNCER: &str = "/usr/sbin/pgbouncer";
+/// Where `scripts/setup.sh` installs PgBouncer 1.21+ when Debian's is older.
+const BUILT_PGBOUNCER: &str = "/opt/rowguard/pgbouncer/bin/pgbouncer";
+/// PgBouncer follows named prepared statements across server connections from here.
+const PREPARED_STATEMENTS_SINCE: (u32, u32) = (1, 21);
+
+/// The PgBouncer to test: `$ROWGUARD_PGBOUNCER` (which must exist when set), else
+/// setup.sh's build, else Debian's package, else none.
+fn pgbouncer() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("ROWGUARD_PGBOUNCER").filter(|p| !p.is_empty()) {
+        let path = PathBuf::from(path);
+        assert!(
+            path.exists(),
+            "ROWGUARD_PGBOUNCER={} does not exist",
+            path.display()
+        );
+        return Some(path);
+    }
+    [BUILT_PGBOUNCER, DEBIAN_PGBOUNCER]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+/// Debian's package, when it is installed, older than 1.21 and not already the
+/// PgBouncer that [`pgbouncer`] picks (whose tests then cover it).
+fn older_debian_pgbouncer() -> Option<PathBuf> {
+    let debian = PathBuf::from(DEBIAN_PGBOUNCER);
+    (debian.exists()
+        && pgbouncer_version(&debian) < PREPARED_STATEMENTS_SINCE
+        && pgbouncer().as_deref() != Some(debian.as_path()))
+    .then_some(debian)
+}
 
 /// A PgBouncer process of the test's own, killed on drop.
 struct Bouncer {
@@ -58,7 +102,7 @@ fn is_root() -> bool {
 impl Bouncer {
     /// Starts PgBouncer in transaction mode in front of the database of `app_url`,
     /// letting in the user of `app_url` with its password.
-    fn start(app_url: &str, server_conns: usize, extra: &str) -> Bouncer {
+    fn start(binary: &Path, app_url: &str, server_conns: usize, extra: &str) -> Bouncer {
         let url = url::Url::parse(app_url).expect("url");
         let user = url.username().to_owned();
         let password = url.password().unwrap_or_default().to_owned();
@@ -97,7 +141,7 @@ impl Bouncer {
             dir = dir.display()
         );
         std::fs::write(dir.join("pgbouncer.ini"), ini).expect("ini");
-        let mut cmd = Command::new(PGBOUNCER);
+        let mut cmd = Command::new(binary);
         if is_root() {
             // PgBouncer refuses to run as root; -u drops to another user, who must be
             // able to read the configuration and write the log.
@@ -210,9 +254,59 @@ async fn run_tenants(
     Ok(all)
 }
 
+/// Holds transactions of two tenants open at the same time. In transaction mode each
+/// keeps its own server connection until it ends, so PgBouncer must open a second one;
+/// returns the two backend pids (checked to differ, with each its own context), or the
+/// first error.
+async fn two_at_once(pool: &TenantPool, tenants: &[TenantId]) -> rowguard::Result<HashSet<i32>> {
+    let barrier = Arc::new(Barrier::new(2));
+    let mut handles = Vec::new();
+    for tenant in tenants.iter().take(2).copied() {
+        let pool = pool.clone();
+        let barrier = barrier.clone();
+        handles.push(tokio::spawn(async move {
+            let met = AtomicBool::new(false);
+            let seen = pool
+                .with_tenant(&TenantContext::new(tenant), async |conn| {
+                    let seen: Seen = diesel::sql_query(
+                        "SELECT current_setting('app.tenant_id') AS tenant_setting, \
+                                pg_backend_pid() AS pid",
+                    )
+                    .get_result(conn)
+                    .await?;
+                    // This transaction now holds its server connection: wait for the
+                    // other one to hold one too.
+                    tokio::time::timeout(Duration::from_secs(10), barrier.wait())
+                        .await
+                        .expect("the other transaction never started: no second server connection");
+                    met.store(true, Ordering::SeqCst);
+                    Ok(seen)
+                })
+                .await;
+            if !AtomicBool::load(&met, Ordering::SeqCst) {
+                // Failed before the meeting point: do not keep the other one waiting.
+                barrier.wait().await;
+            }
+            let seen = seen?;
+            assert_eq!(seen.tenant_setting, tenant.to_string());
+            Ok::<_, rowguard::Error>(seen.pid)
+        }));
+    }
+    let mut pids = HashSet::new();
+    for h in handles {
+        pids.insert(h.await.expect("held transaction")?);
+    }
+    assert_eq!(
+        pids.len(),
+        2,
+        "two open transactions on one server connection"
+    );
+    Ok(pids)
+}
+
 /// `pgbouncer --version` as (major, minor).
-fn pgbouncer_version() -> (u32, u32) {
-    let out = Command::new(PGBOUNCER)
+fn pgbouncer_version(binary: &Path) -> (u32, u32) {
+    let out = Command::new(binary)
         .arg("--version")
         .output()
         .expect("pgbouncer --version");
@@ -239,34 +333,64 @@ async fn tenants(db: &TestDatabase) -> Vec<TenantId> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn isolation_holds_behind_pgbouncer_in_transaction_mode() {
-    if !Path::new(PGBOUNCER).exists() {
-        eprintln!("skipped: {PGBOUNCER} is not installed (apt-get install pgbouncer)");
+    let Some(binary) = pgbouncer() else {
+        eprintln!("skipped: no PgBouncer (run scripts/setup.sh)");
         return;
-    }
-    let db = TestDatabase::new().expect("db");
-    let tenants = tenants(&db).await;
+    };
     // diesel-async prepares every statement under a name (tokio-postgres "sN") in one
     // round trip and runs it in the next. Only PgBouncer 1.21+ with
     // max_prepared_statements follows named statements from one server connection to
     // another; older versions work only with a single server connection per pool
-    // (see docs/pgbouncer.md and the test below).
-    let (major, minor) = pgbouncer_version();
-    let (server_conns, extra) = if (major, minor) >= (1, 21) {
-        (2, "max_prepared_statements = 200")
+    // (see docs/pgbouncer.md and the tests below).
+    if pgbouncer_version(&binary) >= PREPARED_STATEMENTS_SINCE {
+        check_isolation(&binary, 2, "max_prepared_statements = 200").await;
     } else {
-        (1, "")
+        check_isolation(&binary, 1, "").await;
+    }
+}
+
+/// Debian 12's PgBouncer 1.18 next to setup.sh's build: still isolated with the one
+/// server connection docs/pgbouncer.md allows it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn isolation_holds_behind_pgbouncer_before_1_21_with_one_server_connection() {
+    let Some(binary) = older_debian_pgbouncer() else {
+        eprintln!("skipped: no separate PgBouncer older than 1.21 installed");
+        return;
     };
-    let bouncer = Bouncer::start(&db.url_app(), server_conns, extra);
+    check_isolation(&binary, 1, "").await;
+}
+
+/// Runs [`run_tenants`] through `binary` with `server_conns` server connections and
+/// `extra` settings, and checks isolation, that every server connection took part,
+/// and that no context stays behind.
+async fn check_isolation(binary: &Path, server_conns: usize, extra: &str) {
+    let (major, minor) = pgbouncer_version(binary);
+    let db = TestDatabase::new().expect("db");
+    let tenants = tenants(&db).await;
+    let bouncer = Bouncer::start(binary, &db.url_app(), server_conns, extra);
     let pool = PoolConfig::new(bouncer.url(&db.url_app()))
         .max_size(TENANTS as u32)
         .build()
         .expect("pool through pgbouncer");
 
-    let pids = run_tenants(&pool, &tenants, ROUNDS)
-        .await
-        .unwrap_or_else(|e| panic!("through pgbouncer {major}.{minor}: {e}\n{}", bouncer.log()));
-    assert!(
-        !pids.is_empty() && pids.len() <= server_conns,
+    let mut pids = HashSet::new();
+    if server_conns >= 2 {
+        // Make sure PgBouncer has two server connections open, whatever the timing of
+        // the run below: a test over two that ran on one would prove nothing.
+        pids.extend(two_at_once(&pool, &tenants).await.unwrap_or_else(|e| {
+            panic!("through pgbouncer {major}.{minor}: {e}\n{}", bouncer.log())
+        }));
+    }
+    pids.extend(
+        run_tenants(&pool, &tenants, ROUNDS)
+            .await
+            .unwrap_or_else(|e| {
+                panic!("through pgbouncer {major}.{minor}: {e}\n{}", bouncer.log())
+            }),
+    );
+    assert_eq!(
+        pids.len(),
+        server_conns,
         "{TENANTS} client connections shared {} server connections",
         pids.len()
     );
@@ -297,33 +421,61 @@ async fn isolation_holds_behind_pgbouncer_in_transaction_mode() {
     .expect("total");
     assert_eq!(total, (TENANTS * ROUNDS) as i64);
     eprintln!(
-        "pgbouncer {major}.{minor}: {} transactions from {TENANTS} tenants over {} server connection(s)",
+        "pgbouncer {major}.{minor} ({}): {} transactions from {TENANTS} tenants over {} server connection(s) {extra}",
+        binary.display(),
         2 * TENANTS * ROUNDS,
         pids.len()
     );
 }
 
-/// Documents why docs/pgbouncer.md asks for max_prepared_statements: without it (any
-/// PgBouncer before 1.21), two server connections are enough for a statement prepared
-/// on one to be executed on the other, and the transaction fails (it never runs on the
-/// wrong tenant: the error comes before any row is touched).
+/// Documents why docs/pgbouncer.md asks for max_prepared_statements: without it, two
+/// server connections are enough for a statement prepared on one to be executed on the
+/// other, and the transaction fails (it never runs on the wrong tenant: the error comes
+/// before any row is touched). With 1.21 or later, the same PgBouncer as the isolation
+/// test above, with `max_prepared_statements = 0` (1.24 defaults to 200).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_prepared_statement_support_two_server_connections_break_diesel_async() {
-    if !Path::new(PGBOUNCER).exists() || pgbouncer_version() >= (1, 21) {
-        eprintln!("skipped: needs a PgBouncer older than 1.21");
+async fn without_max_prepared_statements_two_server_connections_break_diesel_async() {
+    let Some(binary) = pgbouncer() else {
+        eprintln!("skipped: no PgBouncer (run scripts/setup.sh)");
         return;
+    };
+    if pgbouncer_version(&binary) >= PREPARED_STATEMENTS_SINCE {
+        check_missing_statement(&binary, "max_prepared_statements = 0").await;
+    } else {
+        // Before 1.21 there is no such setting: this is the PgBouncer's only behaviour.
+        check_missing_statement(&binary, "").await;
     }
+}
+
+/// The same failure with Debian 12's PgBouncer 1.18 next to setup.sh's build.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn before_1_21_two_server_connections_break_diesel_async() {
+    let Some(binary) = older_debian_pgbouncer() else {
+        eprintln!("skipped: no separate PgBouncer older than 1.21 installed");
+        return;
+    };
+    check_missing_statement(&binary, "").await;
+}
+
+/// Runs [`run_tenants`] through `binary` with two server connections and `extra`
+/// settings, and expects a named statement to go missing.
+async fn check_missing_statement(binary: &Path, extra: &str) {
     let db = TestDatabase::new().expect("db");
     let tenants = tenants(&db).await;
-    let bouncer = Bouncer::start(&db.url_app(), 2, "");
+    let bouncer = Bouncer::start(binary, &db.url_app(), 2, extra);
     let pool = PoolConfig::new(bouncer.url(&db.url_app()))
         .max_size(TENANTS as u32)
         .build()
         .expect("pool through pgbouncer");
-    // The statement may go missing in a transaction (Error::Database) or while a
-    // connection is set up (diesel-async runs two prepared SETs then, so bb8 cannot
-    // connect: Error::ConnectionLost).
-    match run_tenants(&pool, &tenants, ROUNDS).await {
+    // Two server connections open for sure (on one alone nothing can go missing),
+    // then the workload of the isolation test. The statement may go missing in a
+    // transaction (Error::Database) or while a connection is set up (diesel-async runs
+    // two prepared SETs then, so bb8 cannot connect: Error::ConnectionLost).
+    let outcome = match two_at_once(&pool, &tenants).await {
+        Ok(_) => run_tenants(&pool, &tenants, ROUNDS).await,
+        Err(e) => Err(e),
+    };
+    match outcome {
         Err(e @ (Error::Database(_) | Error::ConnectionLost(_))) => {
             let text = e.to_string();
             assert!(
@@ -331,6 +483,9 @@ async fn without_prepared_statement_support_two_server_connections_break_diesel_
                 "unexpected error {text}"
             )
         }
-        other => panic!("expected a missing prepared statement, got {other:?}"),
+        other => panic!(
+            "expected a missing prepared statement through {} {extra:?}, got {other:?}",
+            binary.display()
+        ),
     }
 }
