@@ -191,3 +191,34 @@ fn migrations_go_down_to_zero_and_up_again_on_a_seeded_database() {
     rt.block_on(rowguard::seed::demo(&pool))
         .expect("seed after up again");
 }
+
+#[test]
+fn ids_are_uuid_v7_by_default_and_there_are_no_sequences() {
+    let db = TestDatabase::new().expect("db");
+    let mut conn = db.owner_conn().expect("owner");
+    let lines = catalog(&mut conn);
+    let id_columns: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.starts_with("column ") && l.contains(".id uuid"))
+        .collect();
+    assert!(
+        id_columns.len() >= 27,
+        "every table has a uuid id: {id_columns:#?}"
+    );
+    for line in &id_columns {
+        assert!(
+            line.ends_with("not null default rowguard.uuid_v7()"),
+            "an id column without the v7 default: {line}"
+        );
+    }
+    let sequences: Vec<Line> = diesel::sql_query(
+        "SELECT c.relname::text AS line FROM pg_class c \
+         WHERE c.relkind = 'S' AND c.relnamespace = 'public'::regnamespace",
+    )
+    .load(&mut conn)
+    .expect("sequences");
+    assert!(
+        sequences.is_empty(),
+        "tenant tables must not use sequences: {sequences:?}"
+    );
+}
