@@ -4,10 +4,13 @@
 //! unreachable server (4) and a usage error (2). Each test gets its own database; the
 //! binary is given the owner's URL, as an operator would.
 
+mod support;
+
 use std::process::{Command, Output};
 
 use diesel::RunQueryDsl;
 use rowguard::dev::TestDatabase;
+use support::{assert_exit, stderr, stdout};
 
 fn rowguard(database_url: Option<&str>, args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rowguard"));
@@ -17,25 +20,6 @@ fn rowguard(database_url: Option<&str>, args: &[&str]) -> Output {
         None => cmd.env_remove("DATABASE_URL"),
     };
     cmd.output().expect("run rowguard")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-#[track_caller]
-fn assert_exit(out: &Output, code: i32) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "exit status\n--- stdout\n{}\n--- stderr\n{}",
-        stdout(out),
-        stderr(out)
-    );
 }
 
 #[test]

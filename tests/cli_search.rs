@@ -22,6 +22,8 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+mod support;
+
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -30,6 +32,7 @@ use diesel::{QueryableByName, RunQueryDsl};
 use rowguard::dev::TestDatabase;
 use rowguard::TenantId;
 use serde_json::Value;
+use support::{assert_exit, stderr, stdout};
 use uuid::Uuid;
 
 /// The three embedding tables, with the `kind` the CLI prints for each and the
@@ -50,25 +53,6 @@ fn rowguard(database_url: &str, args: &[&str]) -> Output {
         .env_remove("ROWGUARD_APP_ROLE")
         .output()
         .expect("run rowguard")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-#[track_caller]
-fn assert_exit(out: &Output, code: i32) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "exit status\n--- stdout\n{}\n--- stderr\n{}",
-        stdout(out),
-        stderr(out)
-    );
 }
 
 /// The hits of a successful `--json` search.

@@ -7,29 +7,13 @@ use std::time::Duration;
 use diesel::sql_types::{Integer, Text};
 use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+mod support;
+
 use rowguard::dev::TestDatabase;
 use rowguard::pool::TenantPool;
 use rowguard::schema::tenants;
-use rowguard::{TenantContext, TenantId};
-
-async fn make_tenant(pool: &TenantPool, slug: &str) -> TenantId {
-    let id = TenantId::new_v7();
-    let slug = slug.to_owned();
-    pool.as_admin("test setup: create tenant", async |conn| {
-        diesel::insert_into(tenants::table)
-            .values((
-                tenants::id.eq(id.as_uuid()),
-                tenants::slug.eq(&slug),
-                tenants::name.eq(&slug),
-            ))
-            .execute(conn)
-            .await?;
-        Ok(())
-    })
-    .await
-    .expect("create tenant");
-    id
-}
+use rowguard::TenantContext;
+use support::make_tenant;
 
 async fn tenant_names(pool: &TenantPool, ctx: &TenantContext) -> Vec<String> {
     pool.with_tenant(ctx, async |conn| {

@@ -13,41 +13,26 @@
 //! - no search returns another tenant's row, under any strategy, metric or kind, or
 //!   in hybrid search, even when the other tenant holds every true nearest neighbour.
 
+mod support;
+
 use std::collections::HashSet;
 
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::RunQueryDsl;
 use rowguard::dev::TestDatabase;
 use rowguard::pool::TenantPool;
-use rowguard::schema::tenants;
 use rowguard::search::synth::{Mixture, MixtureSpec, SynthRng};
 use rowguard::search::{
     embedding_counts, hybrid_search, hybrid_search_with_report, ingest, search, search_with_report,
     HybridOptions, Kind, Metric, NewEmbedding, SearchOptions, Strategy, StrategyRules, DIMENSIONS,
 };
-use rowguard::{Error, TenantContext, TenantId};
+use rowguard::{Error, TenantContext};
 use uuid::Uuid;
 
 const K: usize = 10;
 
 async fn make_tenant(pool: &TenantPool, slug: &str) -> TenantContext {
-    let id = TenantId::new_v7();
-    let slug = slug.to_owned();
-    pool.as_admin("test setup: create tenant", async |conn| {
-        use diesel::ExpressionMethods;
-        diesel::insert_into(tenants::table)
-            .values((
-                tenants::id.eq(id.as_uuid()),
-                tenants::slug.eq(&slug),
-                tenants::name.eq(&slug),
-            ))
-            .execute(conn)
-            .await?;
-        Ok(())
-    })
-    .await
-    .expect("create tenant");
-    TenantContext::new(id)
+    TenantContext::new(support::make_tenant(pool, slug).await)
 }
 
 /// Creates a parent row (document, deal activity or meeting) and returns its id.
