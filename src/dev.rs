@@ -618,6 +618,22 @@ pub struct TestDatabase {
 impl TestDatabase {
     /// Creates a fresh, fully migrated database.
     pub fn new() -> Result<TestDatabase> {
+        Self::create(true)
+    }
+
+    /// Creates a fresh, empty database (no migrations), for migration tests.
+    ///
+    /// The migrated template is made first. `rowguard_app` and `rowguard_admin` are
+    /// cluster-wide, and reverting the foundation migration drops them unless another
+    /// database still holds grants to them: the template does, so a test that reverts
+    /// its database to zero cannot drop the roles from under a concurrent test.
+    pub fn empty() -> Result<TestDatabase> {
+        Self::create(false)
+    }
+
+    /// Ensures the migrated template, sweeps dead test databases, and creates a new one:
+    /// a copy of the template when `migrated`, else an empty database.
+    fn create(migrated: bool) -> Result<TestDatabase> {
         let server = server()?;
         let template = format!("{TEMPLATE_PREFIX}{}", migrations_fingerprint());
         ensure_migrated_database(server, &template)?;
@@ -629,35 +645,15 @@ impl TestDatabase {
             COUNTER.fetch_add(1, Ordering::Relaxed),
             nanos() % 1_000_000
         );
-        exec_formatted(
-            &mut admin,
-            "CREATE DATABASE %I TEMPLATE %I STRATEGY FILE_COPY",
-            &[&name, &template],
-        )?;
-        Ok(TestDatabase { server, name })
-    }
-
-    /// Creates a fresh, empty database (no migrations), for migration tests.
-    ///
-    /// The migrated template is made first. `rowguard_app` and `rowguard_admin` are
-    /// cluster-wide, and reverting the foundation migration drops them unless another
-    /// database still holds grants to them: the template does, so a test that reverts
-    /// its database to zero cannot drop the roles from under a concurrent test.
-    pub fn empty() -> Result<TestDatabase> {
-        let server = server()?;
-        ensure_migrated_database(
-            server,
-            &format!("{TEMPLATE_PREFIX}{}", migrations_fingerprint()),
-        )?;
-        let mut admin = server.admin_conn()?;
-        sweep_dead_test_databases(&mut admin)?;
-        let name = format!(
-            "{TEST_DB_PREFIX}{}_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed),
-            nanos() % 1_000_000
-        );
-        exec_formatted(&mut admin, "CREATE DATABASE %I", &[&name])?;
+        if migrated {
+            exec_formatted(
+                &mut admin,
+                "CREATE DATABASE %I TEMPLATE %I STRATEGY FILE_COPY",
+                &[&name, &template],
+            )?;
+        } else {
+            exec_formatted(&mut admin, "CREATE DATABASE %I", &[&name])?;
+        }
         Ok(TestDatabase { server, name })
     }
 
