@@ -97,11 +97,16 @@ async fn fixture() -> Fixture {
 }
 
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = if std::env::var("RT").as_deref() == Ok("ct") {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(1);
+        b
+    }
+    .enable_all()
+    .build()
+    .expect("runtime");
     let fx = rt.block_on(fixture());
     let ctx = TenantContext::new(fx.tenant);
     let tenant = fx.tenant.as_uuid();

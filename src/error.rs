@@ -5,6 +5,7 @@
 //! connection, a timeout. Everything else keeps diesel's error as its source.
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use tokio_postgres::error::SqlState;
 
 /// Shorthand for `Result<T, rowguard::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -50,11 +51,13 @@ pub enum Error {
         constraint: String,
     },
 
-    /// Input was rejected before anything was sent to the database.
+    /// Input was rejected: before anything was sent, or by the server as a data
+    /// exception (SQLSTATE class 22: a bad value, a vector of the wrong length).
     #[error("invalid input: {0}")]
     InvalidInput(String),
 
-    /// The statement ran past `statement_timeout` and was cancelled; the transaction rolled back.
+    /// The statement was cancelled (SQLSTATE 57014): it ran past `statement_timeout`, or
+    /// a cancel request stopped it. The transaction rolled back.
     #[error("statement timed out")]
     StatementTimeout,
 
@@ -70,77 +73,79 @@ pub enum Error {
     #[error("migration failed: {0}")]
     Migration(String),
 
+    /// The server's replies did not match the statements rowguard sent, so their
+    /// results were not trusted and the connection was discarded. A bug in rowguard
+    /// or in a proxy between it and the server; please report it.
+    #[error("protocol: {0}")]
+    Protocol(String),
+
     /// Any other database error.
     #[error(transparent)]
     Database(DieselError),
 }
 
-// diesel 2.3 does not expose the SQLSTATE of an error (diesel-rs/diesel#5232 is open),
-// only its kind and fields. Kinds and constraint names cover constraint violations and
-// closed connections. The two SQLSTATEs diesel folds into `Unknown` that callers must
-// tell apart (42501 insufficient_privilege, 57014 query_canceled) are recognised by
-// the fixed English primary messages PostgreSQL emits for them; see `classify_unknown`.
+// diesel 2.3 does not expose the SQLSTATE of an error (diesel-rs/diesel#5232 is open).
+// diesel-async maps a few SQLSTATEs to kinds (unique, foreign key, check, not null,
+// serialization, read-only); the pool reads the rest off the wire (`crate::wire`),
+// so every class here comes from a code or a kind, never from an error's text.
 impl From<DieselError> for Error {
     fn from(err: DieselError) -> Self {
-        match err {
-            DieselError::NotFound => Error::NotFound,
-            DieselError::DatabaseError(kind, info) => {
-                let constraint = || {
-                    info.constraint_name()
-                        .or(info.column_name())
-                        .unwrap_or("")
-                        .to_owned()
-                };
-                match kind {
-                    DatabaseErrorKind::UniqueViolation => Error::UniqueViolation {
-                        constraint: constraint(),
-                    },
-                    DatabaseErrorKind::ForeignKeyViolation => Error::ForeignKeyViolation {
-                        constraint: constraint(),
-                    },
-                    DatabaseErrorKind::CheckViolation | DatabaseErrorKind::NotNullViolation => {
-                        Error::CheckViolation {
-                            constraint: constraint(),
-                        }
-                    }
-                    DatabaseErrorKind::ClosedConnection
-                    | DatabaseErrorKind::UnableToSendCommand => {
-                        Error::ConnectionLost(info.message().to_owned())
-                    }
-                    _ => match classify_unknown(info.message()) {
-                        Some(e) => e,
-                        None => Error::Database(DieselError::DatabaseError(kind, info)),
-                    },
-                }
-            }
-            DieselError::BrokenTransactionManager => {
-                Error::ConnectionLost("the transaction manager is broken".to_owned())
-            }
-            other => Error::Database(other),
-        }
+        let code = match &err {
+            DieselError::DatabaseError(_, info) => crate::wire::current_sqlstate(info.as_ref()),
+            _ => None,
+        };
+        Error::classify(err, code)
     }
 }
 
-fn classify_unknown(message: &str) -> Option<Error> {
-    // PostgreSQL's own messages for SQLSTATE 42501 (aclcheck_error's "permission
-    // denied for ..." and "must be owner of ...", RLS WITH CHECK)
-    // and 57014 (statement_timeout); server messages are English unless lc_messages,
-    // a superuser-only setting, says otherwise.
-    if message.starts_with("permission denied")
-        || message.starts_with("must be owner of")
-        || message.starts_with("new row violates row-level security policy")
-        || message.starts_with("query would be affected by row-level security policy")
-    {
-        Some(Error::Forbidden(message.to_owned()))
-    } else if message.starts_with("canceling statement due to statement timeout") {
-        Some(Error::StatementTimeout)
-    } else if message.starts_with("terminating connection")
-        || message.starts_with("server closed the connection")
-        || message.contains("connection closed")
-    {
-        Some(Error::ConnectionLost(message.to_owned()))
-    } else {
-        None
+impl Error {
+    /// Classifies a diesel error whose SQLSTATE, if the server sent one, is `code`.
+    pub(crate) fn classify(err: DieselError, code: Option<SqlState>) -> Self {
+        let (kind, info) = match err {
+            DieselError::NotFound => return Error::NotFound,
+            DieselError::BrokenTransactionManager => {
+                return Error::ConnectionLost("the transaction manager is broken".to_owned())
+            }
+            DieselError::DatabaseError(kind, info) => (kind, info),
+            other => return Error::Database(other),
+        };
+        let constraint = || {
+            info.constraint_name()
+                .or(info.column_name())
+                .unwrap_or("")
+                .to_owned()
+        };
+        if let Some(code) = &code {
+            match code.code() {
+                "42501" => return Error::Forbidden(info.message().to_owned()),
+                "57014" => return Error::StatementTimeout,
+                // admin_shutdown (pg_terminate_backend, a fast shutdown),
+                // crash_shutdown, cannot_connect_now
+                "57P01" | "57P02" | "57P03" => {
+                    return Error::ConnectionLost(info.message().to_owned())
+                }
+                c if c.starts_with("22") => return Error::InvalidInput(info.message().to_owned()),
+                _ => {}
+            }
+        }
+        match kind {
+            DatabaseErrorKind::UniqueViolation => Error::UniqueViolation {
+                constraint: constraint(),
+            },
+            DatabaseErrorKind::ForeignKeyViolation => Error::ForeignKeyViolation {
+                constraint: constraint(),
+            },
+            DatabaseErrorKind::CheckViolation | DatabaseErrorKind::NotNullViolation => {
+                Error::CheckViolation {
+                    constraint: constraint(),
+                }
+            }
+            // No SQLSTATE: tokio-postgres lost the socket, or never reached the server.
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand => {
+                Error::ConnectionLost(info.message().to_owned())
+            }
+            _ => Error::Database(DieselError::DatabaseError(kind, info)),
+        }
     }
 }
 

@@ -16,6 +16,7 @@ pub mod schema;
 pub mod search;
 pub mod seed;
 pub mod tenant;
+mod wire;
 
 pub use error::{Error, Result};
 pub use tenant::{MemberRole, TenantContext, TenantId, UserId};

@@ -27,29 +27,30 @@
 //! be reached, a checkout that times out reports `ConnectionLost`, not
 //! [`Error::PoolTimeout`], which means every connection is busy.
 
+use std::any::TypeId;
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
+use bb8::{Pool, PooledConnection};
 use diesel::connection::{TransactionDepthChange, TransactionManagerStatus};
 use diesel::deserialize::FromSqlRow;
 use diesel::expression::QueryMetadata;
 use diesel::pg::Pg;
 use diesel::query_builder::{AsQuery, QueryFragment, QueryId};
 use diesel::query_dsl::CompatibleType;
-use diesel_async::pooled_connection::bb8::{Pool, PooledConnection};
-use diesel_async::pooled_connection::{
-    AsyncDieselConnectionManager, ManagerConfig, PoolError, PoolableConnection,
-};
-use diesel_async::AsyncConnection;
+use diesel::ConnectionError;
+use diesel_async::pooled_connection::PoolableConnection;
 use diesel_async::{
     AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection,
     TransactionManager,
 };
-use futures_util::future::{BoxFuture, FutureExt};
 use ref_cast::{ref_cast_custom, RefCastCustom};
 use tracing::Instrument;
 
 use crate::error::{Error, Result};
 use crate::tenant::{set_context_query, TenantConn, TenantContext};
+use crate::wire::{self, Wire};
 
 /// How the pool connects and what each transaction is allowed.
 ///
@@ -179,7 +180,7 @@ fn env_number(name: &str) -> Result<Option<u64>> {
 /// A pool of connections that only hands them out inside tenant or admin transactions.
 #[derive(Clone)]
 pub struct TenantPool {
-    pool: Pool<AsyncPgConnection>,
+    pool: Pool<Manager>,
     config: PoolConfig,
     connect_errors: ConnectErrors,
     /// One permit per connection, handed out first come, first served.
@@ -190,20 +191,58 @@ pub struct TenantPool {
 /// bb8 before the permit is released (fields drop in order), so the next caller in
 /// line finds it idle.
 struct Checkout<'a> {
-    conn: PooledConnection<'a, AsyncPgConnection>,
+    conn: PooledConnection<'a, Manager>,
     _permit: tokio::sync::SemaphorePermit<'a>,
 }
 
-impl std::ops::Deref for Checkout<'_> {
-    type Target = AsyncPgConnection;
-    fn deref(&self) -> &AsyncPgConnection {
-        &self.conn
+/// A pooled connection: diesel-async's connection, what its socket has seen, and the
+/// statements known to be prepared on it.
+struct Pooled {
+    conn: AsyncPgConnection,
+    wire: Arc<Wire>,
+    /// Query types that completed on this connection, so diesel-async holds them in
+    /// its (unbounded) statement cache, with any custom types they bind resolved: a
+    /// new execution of one sends Bind/Execute on its first poll, with no Parse first.
+    prepared: HashSet<TypeId>,
+}
+
+impl Pooled {
+    /// Broken or not idle: the socket closed, the transaction manager is in error or
+    /// inside a transaction, or the server last said it was inside one.
+    fn is_unusable(&mut self) -> bool {
+        PoolableConnection::is_broken(&mut self.conn) || !self.wire.is_idle()
     }
 }
 
-impl std::ops::DerefMut for Checkout<'_> {
-    fn deref_mut(&mut self) -> &mut AsyncPgConnection {
-        &mut self.conn
+/// Opens the pool's connections (through [`wire::connect`]) and tells bb8 which are
+/// broken.
+struct Manager {
+    url: String,
+}
+
+impl bb8::ManageConnection for Manager {
+    type Connection = Pooled;
+    type Error = ConnectionError;
+
+    async fn connect(&self) -> std::result::Result<Pooled, ConnectionError> {
+        let (mut conn, wire) = wire::connect(&self.url).await?;
+        prepare_context_statement(&mut conn).await?;
+        Ok(Pooled {
+            conn,
+            wire,
+            prepared: HashSet::new(),
+        })
+    }
+
+    async fn is_valid(&self, conn: &mut Pooled) -> std::result::Result<(), ConnectionError> {
+        conn.conn
+            .batch_execute("SELECT 1")
+            .await
+            .map_err(ConnectionError::CouldntSetupConfiguration)
+    }
+
+    fn has_broken(&self, conn: &mut Pooled) -> bool {
+        conn.is_unusable()
     }
 }
 
@@ -224,14 +263,14 @@ impl ConnectErrors {
     }
 }
 
-impl bb8::ErrorSink<PoolError> for ConnectErrors {
-    fn sink(&self, error: PoolError) {
+impl bb8::ErrorSink<ConnectionError> for ConnectErrors {
+    fn sink(&self, error: ConnectionError) {
         tracing::warn!(%error, "cannot open a database connection");
         let mut last = self.0.lock().unwrap_or_else(|p| p.into_inner());
         *last = Some((std::time::Instant::now(), error.to_string()));
     }
 
-    fn boxed_clone(&self) -> Box<dyn bb8::ErrorSink<PoolError>> {
+    fn boxed_clone(&self) -> Box<dyn bb8::ErrorSink<ConnectionError>> {
         Box::new(self.clone())
     }
 }
@@ -287,12 +326,9 @@ impl TenantPool {
                     .into(),
             ));
         }
-        let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
-        manager_config.custom_setup = Box::new(connect_and_prepare);
-        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
-            config.database_url.clone(),
-            manager_config,
-        );
+        let manager = Manager {
+            url: config.database_url.clone(),
+        };
         let connect_errors = ConnectErrors::default();
         let pool = Pool::builder()
             .error_sink(Box::new(connect_errors.clone()))
@@ -352,12 +388,9 @@ impl TenantPool {
         for _ in 0..=self.config.max_size {
             let mut conn = self.pool.get().await.map_err(|e| match e {
                 bb8::RunError::TimedOut => timed_out(),
-                bb8::RunError::User(PoolError::ConnectionError(e)) => {
-                    Error::ConnectionLost(e.to_string())
-                }
-                bb8::RunError::User(PoolError::QueryError(e)) => Error::from(e),
+                bb8::RunError::User(e) => Error::ConnectionLost(e.to_string()),
             })?;
-            if !PoolableConnection::is_broken(&mut *conn) {
+            if !conn.is_unusable() {
                 return Ok(Checkout {
                     conn,
                     _permit: permit,
@@ -381,9 +414,9 @@ impl TenantPool {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut conn = self.checkout().await?;
-            match open_transaction(&mut conn, set()).await {
-                Ok(()) => return Ok(conn),
+            let mut checkout = self.checkout().await?;
+            match open_transaction(&mut checkout.conn, set()).await {
+                Ok(()) => return Ok(checkout),
                 Err(Error::ConnectionLost(why)) if attempt < BEGIN_ATTEMPTS => {
                     tracing::debug!(
                         attempt,
@@ -402,6 +435,13 @@ impl TenantPool {
     /// `app.tenant_id`, `app.user_id` and `app.role` set from `ctx`, all bound, all
     /// gone when it ends. It commits when `f` returns `Ok` and rolls back on `Err`, on
     /// panic and when the future is dropped.
+    ///
+    /// Round trips: one to open the transaction (`BEGIN` and the context, pipelined),
+    /// one per statement of `f`, one for `COMMIT`. A transaction of one statement is
+    /// cheaper through [`TenantPool::fetch`], which sends all of it at once.
+    ///
+    /// Errors that `f` converts from diesel's with `?` are classified by their
+    /// SQLSTATE ([`Error::Forbidden`], [`Error::StatementTimeout`], ...).
     ///
     /// ```no_run
     /// use diesel_async::RunQueryDsl;
@@ -428,24 +468,38 @@ impl TenantPool {
             role = ctx.role.map(|r| r.as_str()),
         );
         async {
-            let mut conn = self
+            let mut checkout = self
                 .checkout_and_begin(|| {
                     set_context_query(self.config.app_role.as_deref(), ctx, self.timeouts())
                 })
                 .await?;
-            let conn: &mut AsyncPgConnection = &mut conn;
-            let result = f(TenantConn::wrap(conn)).await;
-            finish(conn, result).await
+            let Pooled { conn, wire, .. } = &mut *checkout.conn;
+            wire::CURRENT
+                .scope(Arc::clone(wire), async {
+                    let result = f(TenantConn::wrap(conn)).await;
+                    finish(conn, wire, result).await
+                })
+                .await
         }
         .instrument(span)
         .await
     }
 
-    /// Runs one query acting for `ctx`: `BEGIN`, the context and the query are sent
-    /// pipelined, then `COMMIT`; two round trips for the whole transaction.
+    /// Runs one query acting for `ctx`, as one transaction: `BEGIN`, the context, the
+    /// query and `COMMIT` are sent together, one round trip in all.
     ///
-    /// Unlike `with_tenant`, it is never retried: the query has been sent by the time
-    /// a dead connection shows, and it may have committed.
+    /// That needs the query's statement to be prepared on the connection already, so
+    /// that its Bind and Execute leave at once, ahead of `COMMIT`. The pool remembers,
+    /// per connection, the query types that ran there (types with a static query id
+    /// that diesel may cache: what the query DSL builds, not `sql_query`). The first
+    /// time on a connection, and for every other query, `COMMIT` waits for the
+    /// query's result instead: two round trips. Either way the server's replies are
+    /// checked against the shape sent, and a connection that does not match is
+    /// discarded with [`Error::Protocol`] rather than trusted.
+    ///
+    /// Reads and writes alike (an `INSERT ... RETURNING` is a query). Unlike
+    /// `with_tenant`, it is never retried: the query has been sent by the time a dead
+    /// connection shows, and it may have committed.
     ///
     /// ```no_run
     /// use diesel::QueryDsl;
@@ -467,31 +521,82 @@ impl TenantPool {
         let span =
             tracing::info_span!("rowguard.tenant_tx", tenant_id = %ctx.tenant_id, pipelined = true);
         async {
-            let mut pooled = self.checkout().await?;
-            let conn: &mut AsyncPgConnection = &mut pooled;
-            mark_in_transaction(conn)?;
+            let mut checkout = self.checkout().await?;
+            let Pooled {
+                conn,
+                wire,
+                prepared,
+            } = &mut *checkout.conn;
+            let query = query.as_query();
+            let key = match query.is_safe_to_cache_prepared(&Pg) {
+                Ok(true) => <Q::Query as QueryId>::query_id(),
+                _ => None,
+            };
+            let one_trip = key.is_some_and(|key| prepared.contains(&key));
             let set = set_context_query(self.config.app_role.as_deref(), ctx, self.timeouts());
-            // Wire order is what makes this safe: BEGIN is a simple query, sent on the
-            // first poll; the context statement was prepared when the connection was
-            // opened (`connect_and_prepare`), so its Bind/Execute follow at once; the
-            // caller's query comes after both, even when it still needs a Parse. COMMIT
-            // waits for the query's result: sent in the same batch, it could overtake a
-            // query whose statement is not prepared yet.
-            let mut shared: &AsyncPgConnection = conn;
-            let (begin, set, rows) = futures_util::join!(
-                shared.batch_execute("BEGIN"),
-                set.execute(&mut &*conn),
-                query.load::<U>(&mut &*conn),
-            );
-            let rows = match begin.and(set).and(rows) {
-                Ok(rows) => rows,
-                Err(e) => {
-                    abort(conn).await;
-                    return Err(e.into());
+            mark_in_transaction(conn)?;
+            wire.start_trace();
+            // Wire order is what makes this safe. `unconstrained` keeps tokio's
+            // cooperative budget from suspending one future before it has sent:
+            // BEGIN is a simple query, sent on the first poll; the context statement
+            // was prepared when the connection opened, so its Bind/Execute follow at
+            // once; then the query (at once too when it is prepared; after a Parse
+            // round trip otherwise), and COMMIT only when the query left at once.
+            let (open, rows, commit) = {
+                let mut begin_on: &AsyncPgConnection = conn;
+                let mut commit_on: &AsyncPgConnection = conn;
+                let begin = begin_on.batch_execute("BEGIN");
+                let set = set.execute(&mut &*conn);
+                let rows = query.load::<U>(&mut &*conn);
+                if one_trip {
+                    let (begin, set, rows, commit) = tokio::task::unconstrained(async {
+                        futures_util::join!(begin, set, rows, commit_on.batch_execute("COMMIT"))
+                    })
+                    .await;
+                    (begin.and(set), rows, Some(commit))
+                } else {
+                    let (begin, set, rows) =
+                        tokio::task::unconstrained(async { futures_util::join!(begin, set, rows) })
+                            .await;
+                    (begin.and(set), rows, None)
                 }
             };
-            AnsiTransactionManager::commit_transaction(conn).await?;
-            Ok(rows)
+            let trace = wire.trace();
+            let Some(commit) = commit else {
+                // Two round trips: the transaction is open; commit it now. Every reply
+                // so far must have come from inside it (BEGIN, the context, and the
+                // query with any Parse or type lookup it needed first).
+                let result = match open.and(rows) {
+                    Err(e) => Err(wire.error(e)),
+                    Ok(_) if trace.len() < 3 || trace.iter().any(|s| *s != b'T') => {
+                        Err(unexpected_replies(&trace))
+                    }
+                    Ok(rows) => Ok(rows),
+                };
+                let rows = finish(conn, wire, result).await?;
+                if let Some(key) = key {
+                    prepared.insert(key);
+                }
+                return Ok(rows);
+            };
+            // One round trip. COMMIT answered and the server idle after exactly four
+            // statements: the transaction is over (rolled back if a statement failed).
+            let ended = commit.is_ok() && trace.len() == 4 && trace.ends_with(b"I");
+            if ended {
+                end_transaction(conn)?;
+            } else {
+                AnsiTransactionManager::transaction_manager_status_mut(conn).set_in_error();
+            }
+            match (open, rows, commit) {
+                (Err(e), _, _) | (Ok(_), Err(e), _) | (Ok(_), Ok(_), Err(e)) => Err(wire.error(e)),
+                (Ok(_), Ok(_), Ok(())) if trace != b"TTTI" => {
+                    if let Some(key) = key {
+                        prepared.remove(&key);
+                    }
+                    Err(unexpected_replies(&trace))
+                }
+                (Ok(_), Ok(rows), Ok(())) => Ok(rows),
+            }
         }
         .instrument(span)
         .await
@@ -524,14 +629,18 @@ impl TenantPool {
         let span = tracing::info_span!("rowguard.admin_tx", reason);
         async {
             tracing::info!(reason, "admin transaction (BYPASSRLS)");
-            let mut conn = self
+            let mut checkout = self
                 .checkout_and_begin(|| {
                     crate::tenant::set_admin_query(&self.config.admin_role, self.timeouts())
                 })
                 .await?;
-            let conn: &mut AsyncPgConnection = &mut conn;
-            let result = f(AdminConn::wrap(conn)).await;
-            finish(conn, result).await
+            let Pooled { conn, wire, .. } = &mut *checkout.conn;
+            wire::CURRENT
+                .scope(Arc::clone(wire), async {
+                    let result = f(AdminConn::wrap(conn)).await;
+                    finish(conn, wire, result).await
+                })
+                .await
         }
         .instrument(span)
         .await
@@ -545,8 +654,22 @@ impl TenantPool {
     where
         F: for<'r> AsyncFnOnce(&'r mut AsyncPgConnection) -> Result<R>,
     {
-        let mut conn = self.checkout().await?;
-        f(&mut conn).await
+        let mut checkout = self.checkout().await?;
+        let Pooled { conn, wire, .. } = &mut *checkout.conn;
+        wire::CURRENT.scope(Arc::clone(wire), f(conn)).await
+    }
+
+    /// Marks the query type `Q` as prepared on every connection the pool opens or
+    /// holds, whether it is or not: only for the test that proves [`TenantPool::fetch`]
+    /// notices when its one-round-trip shape goes wrong.
+    #[cfg(feature = "test-support")]
+    #[doc(hidden)]
+    pub async fn pretend_prepared_for_tests<Q: QueryId>(&self) -> Result<()> {
+        let key = Q::query_id()
+            .ok_or_else(|| Error::InvalidInput("the query type has no static id".into()))?;
+        let mut checkout = self.checkout().await?;
+        checkout.conn.prepared.insert(key);
+        Ok(())
     }
 
     fn timeouts(&self) -> crate::tenant::Timeouts {
@@ -561,18 +684,37 @@ impl TenantPool {
 /// is found dead while opening it.
 const BEGIN_ATTEMPTS: u32 = 3;
 
-/// Sends `BEGIN` and the context statement `set`, pipelined. On failure the
-/// transaction is rolled back, and the connection left broken if that fails too.
-async fn open_transaction<Q>(conn: &mut AsyncPgConnection, set: Q) -> Result<()>
+/// The error for server replies that do not match the statements sent.
+fn unexpected_replies(trace: &[u8]) -> Error {
+    Error::Protocol(format!(
+        "the server's transaction states {:?} do not match the statements sent",
+        String::from_utf8_lossy(trace)
+    ))
+}
+
+/// Sends `BEGIN` and the context statement `set`, pipelined, and checks that the
+/// server is inside the transaction after both. On failure the transaction is rolled
+/// back, and the connection left broken if that fails too.
+async fn open_transaction<Q>(pooled: &mut Pooled, set: Q) -> Result<()>
 where
     Q: QueryFragment<Pg> + QueryId + Send + 'static,
 {
+    let Pooled { conn, wire, .. } = pooled;
     mark_in_transaction(conn)?;
+    wire.start_trace();
     let mut shared: &AsyncPgConnection = conn;
-    let (begin, set) = futures_util::join!(shared.batch_execute("BEGIN"), set.execute(&mut &*conn));
-    if let Err(e) = begin.and(set) {
+    let (begin, set) = tokio::task::unconstrained(async {
+        futures_util::join!(shared.batch_execute("BEGIN"), set.execute(&mut &*conn))
+    })
+    .await;
+    let failed = match begin.and(set) {
+        Err(e) => Some(wire.error(e)),
+        Ok(_) if wire.trace() != b"TT" => Some(unexpected_replies(&wire.trace())),
+        Ok(_) => None,
+    };
+    if let Some(e) = failed {
         abort(conn).await;
-        return Err(e.into());
+        return Err(e);
     }
     Ok(())
 }
@@ -588,26 +730,22 @@ async fn abort(conn: &mut AsyncPgConnection) {
     }
 }
 
-/// Opens a connection and prepares the context statement on it, so that in every
-/// pipelined transaction the context's Bind/Execute go out right after `BEGIN`, ahead
-/// of any statement of the caller's. `set_config(..., true)` outside a transaction
-/// block changes nothing beyond this one statement.
-fn connect_and_prepare(url: &str) -> BoxFuture<'_, diesel::ConnectionResult<AsyncPgConnection>> {
-    async move {
-        let mut conn = AsyncPgConnection::establish(url).await?;
-        let warm = crate::tenant::context_query(
-            None,
-            String::new(),
-            String::new(),
-            String::new(),
-            crate::tenant::Timeouts::default(),
-        );
-        warm.execute(&mut conn)
-            .await
-            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-        Ok(conn)
-    }
-    .boxed()
+/// Prepares the context statement on a new connection, so that in every pipelined
+/// transaction the context's Bind/Execute go out right after `BEGIN`, ahead of any
+/// statement of the caller's. `set_config(..., true)` outside a transaction block
+/// changes nothing beyond this one statement.
+async fn prepare_context_statement(conn: &mut AsyncPgConnection) -> diesel::ConnectionResult<()> {
+    let warm = crate::tenant::context_query(
+        None,
+        String::new(),
+        String::new(),
+        String::new(),
+        crate::tenant::Timeouts::default(),
+    );
+    warm.execute(conn)
+        .await
+        .map(|_| ())
+        .map_err(diesel::ConnectionError::CouldntSetupConfiguration)
 }
 
 /// Records in the transaction manager that a transaction is open, before `BEGIN` is
@@ -623,12 +761,22 @@ fn mark_in_transaction(conn: &mut AsyncPgConnection) -> Result<()> {
     Ok(())
 }
 
+/// Records in the transaction manager that the transaction ended on the server.
+fn end_transaction(conn: &mut AsyncPgConnection) -> Result<()> {
+    AnsiTransactionManager::transaction_manager_status_mut(conn)
+        .transaction_state()?
+        .change_transaction_depth(TransactionDepthChange::DecreaseDepth)?;
+    Ok(())
+}
+
 /// Commits on `Ok`, rolls back on `Err`. A failed COMMIT or ROLLBACK leaves the
 /// transaction manager in error, so the pool discards the connection.
-async fn finish<R>(conn: &mut AsyncPgConnection, result: Result<R>) -> Result<R> {
+async fn finish<R>(conn: &mut AsyncPgConnection, wire: &Wire, result: Result<R>) -> Result<R> {
     match result {
         Ok(value) => {
-            AnsiTransactionManager::commit_transaction(conn).await?;
+            AnsiTransactionManager::commit_transaction(conn)
+                .await
+                .map_err(|e| wire.error(e))?;
             Ok(value)
         }
         Err(e) => {

@@ -1,0 +1,552 @@
+//! The socket under each pooled connection, and what the server said on it.
+//!
+//! diesel 2.3 does not expose the SQLSTATE of a database error (diesel-rs/diesel#5232
+//! is open), and diesel-async keeps tokio-postgres's error to itself. So the pool
+//! opens its connections here: the socket is wrapped in a [`Tap`] that reads the
+//! backend's message stream as it passes (the header of every message; the body only
+//! of `ErrorResponse` and `ReadyForQuery`) and keeps, per connection, the last few
+//! errors with their SQLSTATE and the transaction status of the last
+//! `ReadyForQuery`. Errors are then classified by their code ([`Wire::sqlstate`]),
+//! never by their text, and a connection whose server side is still inside a
+//! transaction is never handed out again ([`Wire::is_idle`]).
+//!
+//! Parsing uses `postgres-protocol`, the same crate tokio-postgres parses with;
+//! nothing is rewritten or delayed: the tap only copies the few bytes it keeps.
+
+use std::collections::VecDeque;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use bytes::BytesMut;
+use diesel::result::DatabaseErrorInformation;
+use diesel::ConnectionError;
+use diesel_async::AsyncPgConnection;
+use fallible_iterator::FallibleIterator;
+use postgres_protocol::message::backend::{Header, Message};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpStream, UnixStream};
+use tokio_postgres::config::{Host, SslMode};
+use tokio_postgres::error::SqlState;
+
+/// How many server errors a connection remembers; a transaction's error is looked up
+/// right after it arrives, so a handful is plenty.
+const REMEMBERED_ERRORS: usize = 8;
+
+/// One `ErrorResponse` the server sent.
+#[derive(Clone, Debug)]
+struct ServerError {
+    code: SqlState,
+    message: String,
+    detail: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct WireState {
+    errors: VecDeque<ServerError>,
+    /// The status byte of the last `ReadyForQuery`: `I` idle, `T` in a transaction,
+    /// `E` in a failed transaction; 0 before the first.
+    status: u8,
+    /// `ReadyForQuery` messages the client has asked for so far: one for the startup,
+    /// one per Sync and one per simple Query it wrote.
+    asked: u64,
+    /// `ReadyForQuery` messages received so far.
+    answered: u64,
+    /// The first `ReadyForQuery` (by count) that belongs to the current trace.
+    trace_from: u64,
+    /// The status bytes of the `ReadyForQuery` messages answering what was written
+    /// after [`Wire::start_trace`], one per statement (each statement tokio-postgres
+    /// sends ends in a Sync), in order.
+    trace: Vec<u8>,
+}
+
+/// The most statuses a trace keeps; a pipelined transaction needs four.
+const TRACE_LIMIT: usize = 16;
+
+tokio::task_local! {
+    /// The wire of the connection the current transaction runs on, so that a diesel
+    /// error converted into [`crate::Error`] inside the caller's closure (with `?`)
+    /// is classified by its SQLSTATE.
+    pub(crate) static CURRENT: Arc<Wire>;
+}
+
+/// The SQLSTATE of `info`, when the current task runs a rowguard transaction.
+pub(crate) fn current_sqlstate(info: &dyn DatabaseErrorInformation) -> Option<SqlState> {
+    CURRENT.try_with(|wire| wire.sqlstate(info)).ok().flatten()
+}
+
+/// What one connection's server has said: its recent errors and its transaction status.
+#[derive(Debug, Default)]
+pub(crate) struct Wire {
+    state: Mutex<WireState>,
+}
+
+impl Wire {
+    fn lock(&self) -> std::sync::MutexGuard<'_, WireState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The SQLSTATE of the error diesel reports as `info`: the newest error this
+    /// connection received with the same message and detail (diesel-async builds its
+    /// error from that very `ErrorResponse`, so the two are one message read twice).
+    pub(crate) fn sqlstate(&self, info: &dyn DatabaseErrorInformation) -> Option<SqlState> {
+        self.lock()
+            .errors
+            .iter()
+            .rev()
+            .find(|e| e.message == info.message() && e.detail.as_deref() == info.details())
+            .map(|e| e.code.clone())
+    }
+
+    /// Converts a diesel error from this connection into a [`crate::Error`], classified
+    /// by its SQLSTATE.
+    pub(crate) fn error(&self, err: diesel::result::Error) -> crate::Error {
+        let code = match &err {
+            diesel::result::Error::DatabaseError(_, info) => self.sqlstate(info.as_ref()),
+            _ => None,
+        };
+        crate::Error::classify(err, code)
+    }
+
+    /// True when the server's last `ReadyForQuery` said it was idle: no transaction
+    /// open, failed or otherwise.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.lock().status == b'I'
+    }
+
+    /// Starts recording the transaction status after each statement written from now
+    /// on. Replies still due for earlier statements (a `ReadyForQuery` can arrive
+    /// after the error that ended its statement was handed over) are not part of it.
+    pub(crate) fn start_trace(&self) {
+        let mut state = self.lock();
+        state.trace.clear();
+        state.trace_from = state.asked;
+    }
+
+    /// The statuses recorded since [`Wire::start_trace`], oldest first.
+    pub(crate) fn trace(&self) -> Vec<u8> {
+        self.lock().trace.clone()
+    }
+
+    fn asked(&self, replies: u64) {
+        self.lock().asked += replies;
+    }
+
+    fn record(&self, message: &[u8]) {
+        match Message::parse(&mut BytesMut::from(message)) {
+            Ok(Some(Message::ErrorResponse(body))) => {
+                let mut fields = body.fields();
+                let (mut code, mut text, mut detail) = (None, String::new(), None);
+                while let Ok(Some(field)) = fields.next() {
+                    let value = String::from_utf8_lossy(field.value_bytes()).into_owned();
+                    match field.type_() {
+                        b'C' => code = Some(SqlState::from_code(&value)),
+                        b'M' => text = value,
+                        b'D' => detail = Some(value),
+                        _ => {}
+                    }
+                }
+                if let Some(code) = code {
+                    let mut state = self.lock();
+                    if state.errors.len() == REMEMBERED_ERRORS {
+                        state.errors.pop_front();
+                    }
+                    state.errors.push_back(ServerError {
+                        code,
+                        message: text,
+                        detail,
+                    });
+                }
+            }
+            Ok(Some(Message::ReadyForQuery(body))) => {
+                let mut state = self.lock();
+                state.status = body.status();
+                if state.answered >= state.trace_from && state.trace.len() < TRACE_LIMIT {
+                    state.trace.push(body.status());
+                }
+                state.answered += 1;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Splits one direction of the byte stream into messages by their headers.
+///
+/// From the server, the interesting ones (`E` ErrorResponse, `Z` ReadyForQuery) go to
+/// the [`Wire`] whole; everything else is skipped by its length without being copied.
+/// From the client, only Sync (`S`) and simple Query (`Q`) headers are counted, each
+/// of which the server answers with one `ReadyForQuery`; the client's first message,
+/// the startup packet, has no tag byte (and its answer ends in a `ReadyForQuery` too).
+#[derive(Debug)]
+struct Scanner {
+    from_client: bool,
+    /// The client's untagged startup packet is still to come.
+    startup: bool,
+    /// The message being assembled: its header, then (if kept) its body.
+    message: Vec<u8>,
+    /// Body bytes of the current message still to come; `None` while reading a header.
+    remaining: Option<usize>,
+    keep: bool,
+}
+
+impl Scanner {
+    fn from_server() -> Self {
+        Self {
+            from_client: false,
+            startup: false,
+            message: Vec::new(),
+            remaining: None,
+            keep: false,
+        }
+    }
+
+    fn from_client() -> Self {
+        Self {
+            from_client: true,
+            startup: true,
+            ..Self::from_server()
+        }
+    }
+
+    fn feed(&mut self, mut data: &[u8], wire: &Wire) {
+        while !data.is_empty() {
+            match self.remaining {
+                None if self.startup => {
+                    let take = (4 - self.message.len()).min(data.len());
+                    self.message.extend_from_slice(&data[..take]);
+                    data = &data[take..];
+                    if let Ok(len) = <[u8; 4]>::try_from(self.message.as_slice()) {
+                        self.startup = false;
+                        self.remaining = Some((u32::from_be_bytes(len) as usize).saturating_sub(4));
+                        self.message.clear();
+                        wire.asked(1);
+                    }
+                }
+                None => {
+                    let take = (5 - self.message.len()).min(data.len());
+                    self.message.extend_from_slice(&data[..take]);
+                    data = &data[take..];
+                    if let Ok(Some(header)) = Header::parse(&self.message) {
+                        if self.from_client {
+                            if matches!(header.tag(), b'S' | b'Q') {
+                                wire.asked(1);
+                            }
+                        } else {
+                            self.keep = matches!(header.tag(), b'E' | b'Z');
+                        }
+                        self.remaining = Some((header.len() as usize).saturating_sub(4));
+                        if !self.keep {
+                            self.message.clear();
+                        }
+                    }
+                }
+                Some(left) => {
+                    let take = left.min(data.len());
+                    if self.keep {
+                        self.message.extend_from_slice(&data[..take]);
+                    }
+                    data = &data[take..];
+                    self.remaining = Some(left - take);
+                }
+            }
+            if self.remaining == Some(0) {
+                if self.keep {
+                    wire.record(&self.message);
+                }
+                self.message.clear();
+                self.remaining = None;
+                self.keep = false;
+            }
+        }
+    }
+}
+
+/// A socket the pool can open: TCP or a Unix-domain socket.
+trait Socket: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Socket for T {}
+
+/// The connection's socket, with the backend's messages read as they pass.
+struct Tap {
+    inner: Box<dyn Socket>,
+    wire: Arc<Wire>,
+    reads: Scanner,
+    writes: Scanner,
+}
+
+impl AsyncRead for Tap {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = polled {
+            this.reads.feed(&buf.filled()[before..], &this.wire);
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for Tap {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = polled {
+            this.writes.feed(&buf[..n], &this.wire);
+        }
+        polled
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(mut n)) = polled {
+            for buf in bufs {
+                let take = n.min(buf.len());
+                this.writes.feed(&buf[..take], &this.wire);
+                n -= take;
+                if n == 0 {
+                    break;
+                }
+            }
+        }
+        polled
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Opens a connection to `url` (libpq URL or key/value form) with its socket tapped:
+/// tries each host in turn (TCP, or a Unix-socket directory), honours
+/// `connect_timeout` and the keepalive settings, and speaks without TLS, as
+/// diesel-async's own `establish` does (`sslmode=require` is refused).
+pub(crate) async fn connect(url: &str) -> Result<(AsyncPgConnection, Arc<Wire>), ConnectionError> {
+    let mut config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e: tokio_postgres::Error| ConnectionError::InvalidConnectionUrl(e.to_string()))?;
+    if config.get_ssl_mode() == SslMode::Require {
+        return Err(ConnectionError::BadConnection(
+            "sslmode=require is not supported: rowguard's pool connects without TLS \
+             (use a local socket, a private network or a TLS-terminating pooler)"
+                .to_owned(),
+        ));
+    }
+    config.ssl_mode(SslMode::Disable);
+    let socket = open_socket(&config).await?;
+    let wire = Arc::new(Wire::default());
+    let tap = Tap {
+        inner: socket,
+        wire: Arc::clone(&wire),
+        reads: Scanner::from_server(),
+        writes: Scanner::from_client(),
+    };
+    let (client, connection) = config
+        .connect_raw(tap, tokio_postgres::NoTls)
+        .await
+        .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::debug!(%error, "database connection ended");
+        }
+    });
+    let conn = AsyncPgConnection::try_from(client).await?;
+    Ok((conn, wire))
+}
+
+async fn open_socket(config: &tokio_postgres::Config) -> Result<Box<dyn Socket>, ConnectionError> {
+    let hosts = config.get_hosts();
+    if hosts.is_empty() {
+        return Err(ConnectionError::InvalidConnectionUrl(
+            "the database URL names no host".to_owned(),
+        ));
+    }
+    let ports = config.get_ports();
+    let addrs = config.get_hostaddrs();
+    let timeout = config.get_connect_timeout().copied();
+    let mut last_error = String::new();
+    for (i, host) in hosts.iter().enumerate() {
+        let port = ports
+            .get(i)
+            .or_else(|| ports.first())
+            .copied()
+            .unwrap_or(5432);
+        let attempt = async {
+            match host {
+                Host::Tcp(name) => {
+                    let stream = match addrs.get(i) {
+                        Some(ip) => TcpStream::connect((*ip, port)).await?,
+                        None => TcpStream::connect((name.as_str(), port)).await?,
+                    };
+                    stream.set_nodelay(true)?;
+                    if config.get_keepalives() {
+                        let mut keepalive =
+                            socket2::TcpKeepalive::new().with_time(config.get_keepalives_idle());
+                        if let Some(interval) = config.get_keepalives_interval() {
+                            keepalive = keepalive.with_interval(interval);
+                        }
+                        if let Some(retries) = config.get_keepalives_retries() {
+                            keepalive = keepalive.with_retries(retries);
+                        }
+                        socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive)?;
+                    }
+                    Ok::<Box<dyn Socket>, io::Error>(Box::new(stream))
+                }
+                Host::Unix(dir) => {
+                    let path = dir.join(format!(".s.PGSQL.{port}"));
+                    Ok(Box::new(UnixStream::connect(path).await?) as Box<dyn Socket>)
+                }
+            }
+        };
+        let result = match timeout {
+            Some(limit) => tokio::time::timeout(limit, attempt)
+                .await
+                .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"))),
+            None => attempt.await,
+        };
+        match result {
+            Ok(socket) => return Ok(socket),
+            Err(e) => last_error = format!("{host:?} port {port}: {e}"),
+        }
+    }
+    Err(ConnectionError::BadConnection(format!(
+        "cannot connect to the database: {last_error}"
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(tag: u8, body: &[u8]) -> Vec<u8> {
+        let mut m = vec![tag];
+        m.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
+        m.extend_from_slice(body);
+        m
+    }
+
+    fn error_body(code: &str, text: &str) -> Vec<u8> {
+        let mut b = Vec::new();
+        for (t, v) in [(b'S', "ERROR"), (b'C', code), (b'M', text)] {
+            b.push(t);
+            b.extend_from_slice(v.as_bytes());
+            b.push(0);
+        }
+        b.push(0);
+        b
+    }
+
+    struct Info(&'static str);
+    impl DatabaseErrorInformation for Info {
+        fn message(&self) -> &str {
+            self.0
+        }
+        fn details(&self) -> Option<&str> {
+            None
+        }
+        fn hint(&self) -> Option<&str> {
+            None
+        }
+        fn table_name(&self) -> Option<&str> {
+            None
+        }
+        fn column_name(&self) -> Option<&str> {
+            None
+        }
+        fn constraint_name(&self) -> Option<&str> {
+            None
+        }
+        fn statement_position(&self) -> Option<i32> {
+            None
+        }
+    }
+
+    #[test]
+    fn errors_and_status_are_read_whatever_the_chunking() {
+        let mut stream = message(b'D', &[0, 1, 0, 0, 0, 3, b'a', b'b', b'c']);
+        stream.extend(message(b'E', &error_body("42501", "nein")));
+        stream.extend(message(b'Z', b"E"));
+        stream.extend(message(b'C', b"SELECT 1\0"));
+        stream.extend(message(b'Z', b"I"));
+        for chunk in 1..=stream.len() {
+            let wire = Wire::default();
+            let mut scanner = Scanner::from_server();
+            for piece in stream.chunks(chunk) {
+                scanner.feed(piece, &wire);
+            }
+            assert_eq!(
+                wire.sqlstate(&Info("nein")),
+                Some(SqlState::INSUFFICIENT_PRIVILEGE),
+                "chunk {chunk}"
+            );
+            assert_eq!(wire.sqlstate(&Info("other")), None);
+            assert!(wire.is_idle(), "chunk {chunk}");
+        }
+    }
+
+    #[test]
+    fn the_newest_matching_error_wins_and_old_ones_are_forgotten() {
+        let wire = Wire::default();
+        let mut scanner = Scanner::from_server();
+        scanner.feed(&message(b'E', &error_body("57014", "same")), &wire);
+        scanner.feed(&message(b'E', &error_body("42501", "same")), &wire);
+        assert_eq!(
+            wire.sqlstate(&Info("same")),
+            Some(SqlState::INSUFFICIENT_PRIVILEGE)
+        );
+        for i in 0..REMEMBERED_ERRORS {
+            scanner.feed(
+                &message(b'E', &error_body("XX000", &format!("e{i}"))),
+                &wire,
+            );
+        }
+        assert_eq!(wire.sqlstate(&Info("same")), None);
+    }
+
+    #[test]
+    fn a_trace_holds_only_the_replies_to_what_was_written_after_it_started() {
+        let wire = Wire::default();
+        let (mut server, mut client) = (Scanner::from_server(), Scanner::from_client());
+        let mut startup = 8u32.to_be_bytes().to_vec();
+        startup.extend_from_slice(&196_608u32.to_be_bytes());
+        client.feed(&startup, &wire);
+        server.feed(&message(b'Z', b"I"), &wire);
+        // An extended statement whose ReadyForQuery is still on its way...
+        let mut statement = message(b'P', b"\0SELECT 1\0\0\0");
+        statement.extend(message(b'S', b""));
+        client.feed(&statement, &wire);
+        // ...then a pipelined BEGIN and COMMIT, written before it arrives.
+        wire.start_trace();
+        let mut pipeline = message(b'Q', b"BEGIN\0");
+        pipeline.extend(message(b'Q', b"COMMIT\0"));
+        for byte in pipeline.chunks(3) {
+            client.feed(byte, &wire);
+        }
+        for status in [b"E", b"T", b"I"] {
+            server.feed(&message(b'Z', status), &wire);
+        }
+        assert_eq!(wire.trace(), b"TI");
+        assert!(wire.is_idle());
+    }
+}
