@@ -109,25 +109,20 @@ impl Error {
             DieselError::DatabaseError(kind, info) => (kind, info),
             other => return Error::Database(other),
         };
+        if let Some(code) = &code {
+            let constraint = info.constraint_name().or(info.column_name());
+            if let Some(e) = Error::from_sqlstate(code, info.message(), constraint) {
+                return e;
+            }
+        }
         let constraint = || {
             info.constraint_name()
                 .or(info.column_name())
                 .unwrap_or("")
                 .to_owned()
         };
-        if let Some(code) = &code {
-            match code.code() {
-                "42501" => return Error::Forbidden(info.message().to_owned()),
-                "57014" => return Error::StatementTimeout,
-                // admin_shutdown (pg_terminate_backend, a fast shutdown),
-                // crash_shutdown, cannot_connect_now
-                "57P01" | "57P02" | "57P03" => {
-                    return Error::ConnectionLost(info.message().to_owned())
-                }
-                c if c.starts_with("22") => return Error::InvalidInput(info.message().to_owned()),
-                _ => {}
-            }
-        }
+        // No code seen (the sync twin, or an error converted outside a pooled
+        // transaction): diesel-async's and diesel's kinds, themselves from SQLSTATEs.
         match kind {
             DatabaseErrorKind::UniqueViolation => Error::UniqueViolation {
                 constraint: constraint(),
@@ -147,6 +142,35 @@ impl Error {
             _ => Error::Database(DieselError::DatabaseError(kind, info)),
         }
     }
+
+    /// The variant for a server error with SQLSTATE `code`, or `None` for codes with no
+    /// variant of their own. `constraint` is the constraint (or, for NOT NULL, the
+    /// column) the server named.
+    pub(crate) fn from_sqlstate(
+        code: &SqlState,
+        message: &str,
+        constraint: Option<&str>,
+    ) -> Option<Error> {
+        let constraint = || constraint.unwrap_or("").to_owned();
+        Some(match code.code() {
+            "42501" => Error::Forbidden(message.to_owned()),
+            "57014" => Error::StatementTimeout,
+            // admin_shutdown (pg_terminate_backend, a fast shutdown), crash_shutdown,
+            // cannot_connect_now
+            "57P01" | "57P02" | "57P03" => Error::ConnectionLost(message.to_owned()),
+            "23505" => Error::UniqueViolation {
+                constraint: constraint(),
+            },
+            "23503" => Error::ForeignKeyViolation {
+                constraint: constraint(),
+            },
+            "23514" | "23502" => Error::CheckViolation {
+                constraint: constraint(),
+            },
+            c if c.starts_with("22") => Error::InvalidInput(message.to_owned()),
+            _ => return None,
+        })
+    }
 }
 
 impl From<diesel::ConnectionError> for Error {
@@ -159,5 +183,58 @@ impl Error {
     /// True when retrying on a fresh connection may succeed (lost connection, pool timeout).
     pub fn is_transient(&self) -> bool {
         matches!(self, Error::ConnectionLost(_) | Error::PoolTimeout(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db_error(kind: DatabaseErrorKind, message: &str) -> DieselError {
+        DieselError::DatabaseError(kind, Box::new(message.to_owned()))
+    }
+
+    #[test]
+    fn the_sqlstate_decides_whatever_the_message_says() {
+        let cases = [
+            ("42501", "Zugriff verweigert", "Forbidden"),
+            ("57014", "Anweisung abgebrochen", "StatementTimeout"),
+            ("57P01", "Verbindung beendet", "ConnectionLost"),
+            ("22P02", "ungültige Eingabesyntax", "InvalidInput"),
+            ("2201W", "LIMIT darf nicht negativ sein", "InvalidInput"),
+        ];
+        for (code, message, want) in cases {
+            let err = Error::classify(
+                db_error(DatabaseErrorKind::Unknown, message),
+                Some(SqlState::from_code(code)),
+            );
+            assert!(format!("{err:?}").starts_with(want), "{code}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn message_text_alone_classifies_nothing() {
+        for message in [
+            "permission denied for table tasks",
+            "new row violates row-level security policy for table \"tasks\"",
+            "canceling statement due to statement timeout",
+            "terminating connection due to administrator command",
+        ] {
+            let err = Error::classify(db_error(DatabaseErrorKind::Unknown, message), None);
+            assert!(matches!(err, Error::Database(_)), "{message}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn kinds_still_classify_without_a_code() {
+        let err = Error::classify(db_error(DatabaseErrorKind::UniqueViolation, "dup"), None);
+        assert!(matches!(err, Error::UniqueViolation { .. }), "{err:?}");
+        let err = Error::classify(db_error(DatabaseErrorKind::ClosedConnection, "gone"), None);
+        assert!(err.is_transient(), "{err:?}");
+        let err = Error::classify(
+            db_error(DatabaseErrorKind::Unknown, "dup"),
+            Some(SqlState::UNIQUE_VIOLATION),
+        );
+        assert!(matches!(err, Error::UniqueViolation { .. }), "{err:?}");
     }
 }

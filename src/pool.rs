@@ -518,8 +518,11 @@ impl TenantPool {
         Pg: QueryMetadata<Q::SqlType>,
         ST: 'static,
     {
-        let span =
-            tracing::info_span!("rowguard.tenant_tx", tenant_id = %ctx.tenant_id, pipelined = true);
+        let span = tracing::info_span!(
+            "rowguard.tenant_tx",
+            tenant_id = %ctx.tenant_id,
+            round_trips = tracing::field::Empty,
+        );
         async {
             let mut checkout = self.checkout().await?;
             let Pooled {
@@ -533,6 +536,7 @@ impl TenantPool {
                 _ => None,
             };
             let one_trip = key.is_some_and(|key| prepared.contains(&key));
+            tracing::Span::current().record("round_trips", if one_trip { 1 } else { 2 });
             let set = set_context_query(self.config.app_role.as_deref(), ctx, self.timeouts());
             mark_in_transaction(conn)?;
             wire.start_trace();
@@ -659,13 +663,17 @@ impl TenantPool {
         wire::CURRENT.scope(Arc::clone(wire), f(conn)).await
     }
 
-    /// Marks the query type `Q` as prepared on every connection the pool opens or
-    /// holds, whether it is or not: only for the test that proves [`TenantPool::fetch`]
+    /// Marks the type of `query` as prepared on the next connection checked out,
+    /// whether it is or not: only for the test that proves [`TenantPool::fetch`]
     /// notices when its one-round-trip shape goes wrong.
     #[cfg(feature = "test-support")]
     #[doc(hidden)]
-    pub async fn pretend_prepared_for_tests<Q: QueryId>(&self) -> Result<()> {
-        let key = Q::query_id()
+    pub async fn pretend_prepared_for_tests<Q>(&self, _query: &Q) -> Result<()>
+    where
+        Q: AsQuery,
+        Q::Query: QueryId,
+    {
+        let key = <Q::Query as QueryId>::query_id()
             .ok_or_else(|| Error::InvalidInput("the query type has no static id".into()))?;
         let mut checkout = self.checkout().await?;
         checkout.conn.prepared.insert(key);
@@ -770,13 +778,23 @@ fn end_transaction(conn: &mut AsyncPgConnection) -> Result<()> {
 }
 
 /// Commits on `Ok`, rolls back on `Err`. A failed COMMIT or ROLLBACK leaves the
-/// transaction manager in error, so the pool discards the connection.
+/// transaction manager in error, so the pool discards the connection. A transaction
+/// that had failed on the server (an error caught inside `f`) is rolled back by its
+/// COMMIT, and reported with the error that failed it.
 async fn finish<R>(conn: &mut AsyncPgConnection, wire: &Wire, result: Result<R>) -> Result<R> {
     match result {
         Ok(value) => {
             AnsiTransactionManager::commit_transaction(conn)
                 .await
                 .map_err(|e| wire.error(e))?;
+            // PostgreSQL answers COMMIT of a failed transaction with a rollback, not
+            // an error: a caller that caught a statement's error and returned Ok would
+            // be told its writes committed.
+            if wire.commit_rolled_back() {
+                return Err(wire.first_error_in_trace().unwrap_or_else(|| {
+                    Error::Protocol("the transaction failed and was rolled back".into())
+                }));
+            }
             Ok(value)
         }
         Err(e) => {

@@ -40,6 +40,10 @@ struct ServerError {
     code: SqlState,
     message: String,
     detail: Option<String>,
+    /// The constraint it names, or for a NOT NULL violation the column.
+    constraint: Option<String>,
+    /// The index (by count) of the `ReadyForQuery` that ends its statement.
+    at: u64,
 }
 
 #[derive(Debug, Default)]
@@ -55,10 +59,14 @@ struct WireState {
     answered: u64,
     /// The first `ReadyForQuery` (by count) that belongs to the current trace.
     trace_from: u64,
+    /// A trace was started and waits for its first simple Query to be written.
+    armed: bool,
     /// The status bytes of the `ReadyForQuery` messages answering what was written
     /// after [`Wire::start_trace`], one per statement (each statement tokio-postgres
-    /// sends ends in a Sync), in order.
+    /// sends ends in a Sync), in order (the first [`TRACE_LIMIT`]).
     trace: Vec<u8>,
+    /// The last two statuses of the trace, however long it is: `tail[1]` is the last.
+    tail: [u8; 2],
 }
 
 /// The most statuses a trace keeps; a pipelined transaction needs four.
@@ -115,13 +123,19 @@ impl Wire {
         self.lock().status == b'I'
     }
 
-    /// Starts recording the transaction status after each statement written from now
-    /// on. Replies still due for earlier statements (a `ReadyForQuery` can arrive
-    /// after the error that ended its statement was handed over) are not part of it.
+    /// Starts recording the transaction status after each statement, from the next
+    /// simple Query written (rowguard's transactions all start with a simple `BEGIN`).
+    ///
+    /// Replies still due for earlier requests are not part of it: a `ReadyForQuery`
+    /// can arrive after the error that ended its statement was handed over, and
+    /// tokio-postgres closes a dropped statement with a Close and a Sync of its own,
+    /// sent in the background, possibly just before the `BEGIN`.
     pub(crate) fn start_trace(&self) {
         let mut state = self.lock();
         state.trace.clear();
-        state.trace_from = state.asked;
+        state.tail = [0, 0];
+        state.trace_from = u64::MAX;
+        state.armed = true;
     }
 
     /// The statuses recorded since [`Wire::start_trace`], oldest first.
@@ -129,8 +143,38 @@ impl Wire {
         self.lock().trace.clone()
     }
 
-    fn asked(&self, replies: u64) {
-        self.lock().asked += replies;
+    /// After a transaction's `COMMIT` has answered: true when the transaction had
+    /// already failed before it (a statement's error was caught and not returned),
+    /// so the server rolled it back instead of committing.
+    pub(crate) fn commit_rolled_back(&self) -> bool {
+        let state = self.lock();
+        state.trace.len() >= 2 && state.tail == [b'E', b'I']
+    }
+
+    /// The first error the server reported in the current trace, classified.
+    pub(crate) fn first_error_in_trace(&self) -> Option<crate::Error> {
+        let state = self.lock();
+        let e = state.errors.iter().find(|e| e.at >= state.trace_from)?;
+        Some(
+            crate::Error::from_sqlstate(&e.code, &e.message, e.constraint.as_deref())
+                .unwrap_or_else(|| {
+                    crate::Error::Database(diesel::result::Error::DatabaseError(
+                        diesel::result::DatabaseErrorKind::Unknown,
+                        Box::new(format!("{} (SQLSTATE {})", e.message, e.code.code())),
+                    ))
+                }),
+        )
+    }
+
+    /// The client wrote a message the server answers with one `ReadyForQuery`: the
+    /// startup packet, a Sync (`S`) or a simple Query (`Q`).
+    fn asked(&self, tag: u8) {
+        let mut state = self.lock();
+        if tag == b'Q' && state.armed {
+            state.armed = false;
+            state.trace_from = state.asked;
+        }
+        state.asked += 1;
     }
 
     fn record(&self, message: &[u8]) {
@@ -138,12 +182,15 @@ impl Wire {
             Ok(Some(Message::ErrorResponse(body))) => {
                 let mut fields = body.fields();
                 let (mut code, mut text, mut detail) = (None, String::new(), None);
+                let (mut constraint, mut column) = (None, None);
                 while let Ok(Some(field)) = fields.next() {
                     let value = String::from_utf8_lossy(field.value_bytes()).into_owned();
                     match field.type_() {
                         b'C' => code = Some(SqlState::from_code(&value)),
                         b'M' => text = value,
                         b'D' => detail = Some(value),
+                        b'n' => constraint = Some(value),
+                        b'c' => column = Some(value),
                         _ => {}
                     }
                 }
@@ -152,18 +199,24 @@ impl Wire {
                     if state.errors.len() == REMEMBERED_ERRORS {
                         state.errors.pop_front();
                     }
+                    let at = state.answered;
                     state.errors.push_back(ServerError {
                         code,
                         message: text,
                         detail,
+                        constraint: constraint.or(column),
+                        at,
                     });
                 }
             }
             Ok(Some(Message::ReadyForQuery(body))) => {
                 let mut state = self.lock();
                 state.status = body.status();
-                if state.answered >= state.trace_from && state.trace.len() < TRACE_LIMIT {
-                    state.trace.push(body.status());
+                if state.answered >= state.trace_from {
+                    if state.trace.len() < TRACE_LIMIT {
+                        state.trace.push(body.status());
+                    }
+                    state.tail = [state.tail[1], body.status()];
                 }
                 state.answered += 1;
             }
@@ -221,7 +274,7 @@ impl Scanner {
                         self.startup = false;
                         self.remaining = Some((u32::from_be_bytes(len) as usize).saturating_sub(4));
                         self.message.clear();
-                        wire.asked(1);
+                        wire.asked(0);
                     }
                 }
                 None => {
@@ -231,7 +284,7 @@ impl Scanner {
                     if let Ok(Some(header)) = Header::parse(&self.message) {
                         if self.from_client {
                             if matches!(header.tag(), b'S' | b'Q') {
-                                wire.asked(1);
+                                wire.asked(header.tag());
                             }
                         } else {
                             self.keep = matches!(header.tag(), b'E' | b'Z');
@@ -536,14 +589,18 @@ mod tests {
         let mut statement = message(b'P', b"\0SELECT 1\0\0\0");
         statement.extend(message(b'S', b""));
         client.feed(&statement, &wire);
-        // ...then a pipelined BEGIN and COMMIT, written before it arrives.
         wire.start_trace();
+        // ...a Close and Sync for a dropped statement, queued just before BEGIN...
+        let mut close = message(b'C', b"Ss1\0");
+        close.extend(message(b'S', b""));
+        client.feed(&close, &wire);
+        // ...then a pipelined BEGIN and COMMIT, written before either reply arrives.
         let mut pipeline = message(b'Q', b"BEGIN\0");
         pipeline.extend(message(b'Q', b"COMMIT\0"));
         for byte in pipeline.chunks(3) {
             client.feed(byte, &wire);
         }
-        for status in [b"E", b"T", b"I"] {
+        for status in [b"E", b"I", b"T", b"I"] {
             server.feed(&message(b'Z', status), &wire);
         }
         assert_eq!(wire.trace(), b"TI");

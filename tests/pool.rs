@@ -243,3 +243,191 @@ async fn fetch_on_a_fresh_connection_runs_a_new_query_inside_its_transaction() {
         assert!(!idle.in_transaction && idle.tenant_setting.is_empty());
     }
 }
+
+/// Span-close lines written by rowguard's tracing while `f` runs, on this thread.
+async fn traced<T>(f: impl std::future::Future<Output = T>) -> (T, String) {
+    #[derive(Clone, Default)]
+    struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Buffer {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter("rowguard=info")
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let out = f.await;
+    let text = String::from_utf8_lossy(&buffer.0.lock().expect("buffer")).into_owned();
+    (out, text)
+}
+
+fn round_trips(log: &str) -> Vec<u32> {
+    log.lines()
+        .filter_map(|l| l.split("round_trips=").nth(1))
+        .filter_map(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .filter_map(|n| n.parse().ok())
+        .collect()
+}
+
+// current_thread: the tracing subscriber set for this thread sees every span.
+#[tokio::test]
+async fn fetch_sends_the_whole_transaction_at_once_once_the_query_is_prepared() {
+    let db = TestDatabase::new().expect("db");
+    let pool = db.app_pool(1).expect("pool");
+    let a = make_tenant(&pool, "alpha").await;
+    let b = make_tenant(&pool, "beta").await;
+    let ctx_a = TenantContext::new(a);
+    let by_slug = |slug: &'static str| {
+        tenants::table
+            .filter(tenants::slug.eq(slug))
+            .select(tenants::name)
+    };
+    let (names, log) = traced(async {
+        let mut seen = Vec::new();
+        for slug in ["alpha", "beta", "alpha"] {
+            let names: Vec<String> = pool.fetch(&ctx_a, by_slug(slug)).await.expect("fetch");
+            seen.push(names);
+        }
+        seen
+    })
+    .await;
+    // Isolation holds on the one-round-trip path too: beta's row is not alpha's.
+    assert_eq!(names, vec![vec!["alpha"], vec![], vec!["alpha"]]);
+    assert_eq!(round_trips(&log), vec![2, 1, 1], "{log}");
+    let idle = idle_state(&pool).await;
+    assert!(!idle.in_transaction && idle.tenant_setting.is_empty());
+
+    // A statement that fails in the one-round-trip shape is typed by its SQLSTATE
+    // (2201W, a negative LIMIT), rolls back, and leaves the connection in service:
+    // same backend, nothing lingering.
+    let pid = idle.pid;
+    let limited = |n: i64| tenants::table.select(tenants::name).limit(n);
+    let (results, log) = traced(async {
+        let mut results = Vec::new();
+        for n in [1, -1, 1] {
+            results.push(pool.fetch::<_, String, _>(&ctx_a, limited(n)).await);
+        }
+        results
+    })
+    .await;
+    assert_eq!(round_trips(&log), vec![2, 1, 1], "{log}");
+    assert!(
+        matches!(results[1], Err(rowguard::Error::InvalidInput(_))),
+        "{results:?}"
+    );
+    assert_eq!(
+        results[0].as_ref().expect("limit 1"),
+        &vec!["alpha".to_owned()]
+    );
+    assert_eq!(
+        results[2].as_ref().expect("limit 1 again"),
+        &vec!["alpha".to_owned()]
+    );
+    let idle = idle_state(&pool).await;
+    assert_eq!(
+        idle.pid, pid,
+        "a failed statement does not cost the connection"
+    );
+    assert!(!idle.in_transaction && idle.tenant_setting.is_empty());
+
+    // Writes have no static query id (diesel builds their SQL per call), so they
+    // take two round trips; they commit, and fail typed.
+    let rename = |name: &'static str| {
+        diesel::update(tenants::table)
+            .set(tenants::name.eq(name))
+            .returning(tenants::name)
+    };
+    let (renamed, log) = traced(pool.fetch::<_, String, _>(&ctx_a, rename("alpha 2"))).await;
+    assert_eq!(renamed.expect("rename"), vec!["alpha 2"]);
+    assert_eq!(round_trips(&log), vec![2], "{log}");
+    let taken = diesel::update(tenants::table)
+        .set(tenants::slug.eq("beta"))
+        .returning(tenants::name);
+    let err = pool
+        .fetch::<_, String, _>(&ctx_a, taken)
+        .await
+        .expect_err("beta's slug is taken");
+    assert!(
+        matches!(err, rowguard::Error::UniqueViolation { ref constraint } if constraint == "tenants_slug_key"),
+        "{err:?}"
+    );
+    assert_eq!(tenant_names(&pool, &ctx_a).await, vec!["alpha 2"]);
+    assert_eq!(
+        tenant_names(&pool, &TenantContext::new(b)).await,
+        vec!["beta"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_refuses_results_whose_replies_do_not_match_the_one_round_trip_shape() {
+    let db = TestDatabase::new().expect("db");
+    let setup = db.app_pool(1).expect("pool");
+    let a = make_tenant(&setup, "alpha").await;
+    drop(setup);
+    let pool = db.app_pool(1).expect("pool");
+    let ctx = TenantContext::new(a);
+    let query = || tenants::table.select(tenants::name);
+    // Claim the query is prepared when it is not: its Bind then waits for a Parse
+    // round trip, COMMIT overtakes it, and it runs after the transaction, without a
+    // tenant. The replies give that away; no rows may come back as a result.
+    pool.pretend_prepared_for_tests(&query())
+        .await
+        .expect("pretend");
+    let err = pool
+        .fetch::<_, String, _>(&ctx, query())
+        .await
+        .expect_err("the replies do not match");
+    assert!(matches!(err, rowguard::Error::Protocol(_)), "{err:?}");
+    // The connection was not trusted again, and the query works from scratch.
+    for _ in 0..2 {
+        let names: Vec<String> = pool.fetch(&ctx, query()).await.expect("fetch");
+        assert_eq!(names, vec!["alpha"]);
+    }
+    let idle = idle_state(&pool).await;
+    assert!(!idle.in_transaction && idle.tenant_setting.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_error_caught_inside_the_closure_does_not_pass_for_a_commit() {
+    let db = TestDatabase::new().expect("db");
+    let pool = db.app_pool(1).expect("pool");
+    let a = make_tenant(&pool, "alpha").await;
+    make_tenant(&pool, "beta").await;
+    let ctx = TenantContext::new(a);
+    // PostgreSQL answers COMMIT after a failed statement with a rollback, not an
+    // error. The closure swallows the failure and returns Ok; the caller must still
+    // learn that nothing committed, and why.
+    let result = pool
+        .with_tenant(&ctx, async |conn| {
+            diesel::update(tenants::table)
+                .set(tenants::name.eq("renamed"))
+                .execute(conn)
+                .await?;
+            let clash = diesel::update(tenants::table)
+                .set(tenants::slug.eq("beta"))
+                .execute(conn)
+                .await;
+            Ok(clash.is_err())
+        })
+        .await;
+    assert!(
+        matches!(result, Err(rowguard::Error::UniqueViolation { ref constraint }) if constraint == "tenants_slug_key"),
+        "{result:?}"
+    );
+    assert_eq!(tenant_names(&pool, &ctx).await, vec!["alpha"]);
+    let idle = idle_state(&pool).await;
+    assert!(!idle.in_transaction && idle.tenant_setting.is_empty());
+}
