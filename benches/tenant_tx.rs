@@ -1,8 +1,9 @@
 //! What tenant isolation costs per transaction: a point read by primary key and a
-//! 20-row list, through rowguard (`with_tenant`: pipelined BEGIN + context, the query,
-//! COMMIT; and `fetch`: all four pipelined in one round trip) against the same query
-//! run as a bare autocommit read with an explicit `WHERE tenant_id`, the way code
-//! without RLS would do it. Both sides go through the same bb8/diesel-async pool.
+//! 20-row list, through rowguard (`with_tenant`: pipelined BEGIN + context, the
+//! closure's query, COMMIT, three round trips; and `fetch`: all four statements sent
+//! at once, one round trip) against the same query run as a bare autocommit read with
+//! an explicit `WHERE tenant_id`, the way code without RLS would do it, through a
+//! plain bb8/diesel-async pool.
 //!
 //! `cargo bench --bench tenant_tx` (a private PostgreSQL is started unless
 //! DATABASE_URL is set).
@@ -97,12 +98,18 @@ async fn fixture() -> Fixture {
 }
 
 fn bench(c: &mut Criterion) {
-    let rt = if std::env::var("RT").as_deref() == Ok("ct") {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
+    // current_thread by default: the caller and the connection tasks share a thread,
+    // as a single-threaded client such as pgbench does, so the figures compare
+    // protocol costs rather than cross-thread wake-ups (on 2 cores shared with the
+    // server those vary by tens of µs from run to run).
+    // ROWGUARD_BENCH_RUNTIME=multi runs on a multi-threaded runtime instead.
+    let multi = std::env::var("ROWGUARD_BENCH_RUNTIME").as_deref() == Ok("multi");
+    let rt = if multi {
         let mut b = tokio::runtime::Builder::new_multi_thread();
         b.worker_threads(1);
         b
+    } else {
+        tokio::runtime::Builder::new_current_thread()
     }
     .enable_all()
     .build()
@@ -147,7 +154,7 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
-    point.bench_function("rowguard_fetch_pipelined", |b| {
+    point.bench_function("rowguard_fetch", |b| {
         b.to_async(&rt).iter(|| {
             let id = next_id();
             let app = &fx.app;
@@ -192,7 +199,7 @@ fn bench(c: &mut Criterion) {
             black_box(rows)
         })
     });
-    list.bench_function("rowguard_fetch_pipelined", |b| {
+    list.bench_function("rowguard_fetch", |b| {
         b.to_async(&rt).iter(|| async {
             let rows: Vec<Task> = fx
                 .app
@@ -213,7 +220,7 @@ fn bench(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default().sample_size(50).measurement_time(std::time::Duration::from_secs(5));
+    config = Criterion::default().sample_size(100).measurement_time(std::time::Duration::from_secs(10));
     targets = bench
 }
 criterion_main!(benches);
