@@ -1,17 +1,31 @@
 //! The async connection pool and its tenant-scoped transactions.
 //!
-//! [`TenantPool`] wraps a bb8 pool of diesel-async connections. Every use of a
+//! [`TenantPool`] wraps a bb8 pool of diesel-async connections, opened through
+//! `crate::wire` so that each error's SQLSTATE and each reply's transaction status can
+//! be read. Every use of a
 //! connection is one transaction, opened by [`TenantPool::with_tenant`] (acting for a
 //! tenant, as `rowguard_app`) or [`TenantPool::as_admin`] (acting as `rowguard_admin`,
 //! with a recorded reason). There is no way to borrow a bare connection: the setting
 //! that RLS reads exists only inside these transactions.
 //!
-//! `BEGIN` and the context statement are sent pipelined, so opening a tenant
-//! transaction costs one round trip. [`TenantPool::fetch`] also pipelines the one query
-//! with them and then commits: a one-statement tenant transaction in two round trips.
-//! (COMMIT cannot join the batch safely: diesel-async sends a statement's Bind only
-//! once its Parse has answered, so a COMMIT sent alongside could overtake a query
-//! seen for the first time on that connection.)
+//! Round trips:
+//! - `with_tenant` sends `BEGIN` and the context statement pipelined and waits for
+//!   them (one round trip), runs the closure, then commits (one more). Waiting first
+//!   is what lets a transaction that finds its connection dead start again on
+//!   another, before anything of the caller's has run.
+//! - [`TenantPool::fetch`] sends `BEGIN`, the context, the query and `COMMIT`
+//!   together: one round trip. diesel-async sends a statement's Bind only once its
+//!   Parse has answered, so `COMMIT` could overtake a query not yet prepared on the
+//!   connection and leave it to run after the transaction, without a tenant. The pool
+//!   therefore pipelines `COMMIT` only for query types it has seen complete on that
+//!   connection, and otherwise commits after the result (two round trips).
+//! - Every pipelined transaction is checked against the server's replies: the
+//!   transaction status of each `ReadyForQuery`, in order, must be the one the
+//!   statements sent imply. A mismatch discards the connection with
+//!   [`Error::Protocol`] and returns no rows.
+//! - A closure that catches a statement's error and returns `Ok` does not get a
+//!   silent rollback: PostgreSQL answers `COMMIT` of a failed transaction with
+//!   `ROLLBACK`, and the pool reports the error that failed it.
 //!
 //! The transaction manager is told it is inside a transaction *before* anything is
 //! sent. A future dropped halfway (a timeout, a cancelled request) therefore returns a
