@@ -214,10 +214,10 @@ struct Checkout<'a> {
 struct Pooled {
     conn: AsyncPgConnection,
     wire: Arc<Wire>,
-    /// Query types that completed on this connection, so diesel-async holds them in
+    /// Statements that completed on this connection, so diesel-async holds them in
     /// its (unbounded) statement cache, with any custom types they bind resolved: a
     /// new execution of one sends Bind/Execute on its first poll, with no Parse first.
-    prepared: HashSet<TypeId>,
+    prepared: HashSet<StatementKey>,
 }
 
 impl Pooled {
@@ -225,6 +225,33 @@ impl Pooled {
     /// inside a transaction, or the server last said it was inside one.
     fn is_unusable(&mut self) -> bool {
         PoolableConnection::is_broken(&mut self.conn) || !self.wire.is_idle()
+    }
+}
+
+/// What diesel-async's statement cache is keyed by, for one query: its type, when the
+/// type alone fixes the SQL (a static query id), else its SQL and its type (the type
+/// fixes the bind types, which diesel-async keys by alongside the SQL). `None` for a
+/// query diesel does not cache at all.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum StatementKey {
+    Type(TypeId),
+    Sql(&'static str, String),
+}
+
+impl StatementKey {
+    fn of<T: QueryFragment<Pg> + QueryId>(query: &T) -> Option<Self> {
+        if !query.is_safe_to_cache_prepared(&Pg).ok()? {
+            return None;
+        }
+        if let Some(id) = T::query_id() {
+            return Some(StatementKey::Type(id));
+        }
+        let mut sql = diesel::pg::PgQueryBuilder::default();
+        query.to_sql(&mut sql, &Pg).ok()?;
+        Some(StatementKey::Sql(
+            std::any::type_name::<T>(),
+            diesel::query_builder::QueryBuilder::finish(sql),
+        ))
     }
 }
 
@@ -504,10 +531,14 @@ impl TenantPool {
     ///
     /// That needs the query's statement to be prepared on the connection already, so
     /// that its Bind and Execute leave at once, ahead of `COMMIT`. The pool remembers,
-    /// per connection, the query types that ran there (types with a static query id
-    /// that diesel may cache: what the query DSL builds, not `sql_query`). The first
-    /// time on a connection, and for every other query, `COMMIT` waits for the
-    /// query's result instead: two round trips. Either way the server's replies are
+    /// per connection, the statements that completed there, keyed as diesel-async's
+    /// statement cache keys them (the query type, or the SQL for types whose SQL
+    /// varies, such as boxed queries). The first time on a connection, `COMMIT` waits
+    /// for the query's result instead: two round trips. diesel never caches some
+    /// statements, among them every `update`, inserts with defaulted columns and
+    /// `sql_query`; each of those is prepared on every run, which costs a round trip
+    /// of its own before it executes, so through `fetch` they take three. The span's
+    /// `one_round_trip` field tells which shape a call took. Either way the server's replies are
     /// checked against the shape sent, and a connection that does not match is
     /// discarded with [`Error::Protocol`] rather than trusted.
     ///
@@ -535,7 +566,7 @@ impl TenantPool {
         let span = tracing::info_span!(
             "rowguard.tenant_tx",
             tenant_id = %ctx.tenant_id,
-            round_trips = tracing::field::Empty,
+            one_round_trip = tracing::field::Empty,
         );
         async {
             let mut checkout = self.checkout().await?;
@@ -545,12 +576,9 @@ impl TenantPool {
                 prepared,
             } = &mut *checkout.conn;
             let query = query.as_query();
-            let key = match query.is_safe_to_cache_prepared(&Pg) {
-                Ok(true) => <Q::Query as QueryId>::query_id(),
-                _ => None,
-            };
-            let one_trip = key.is_some_and(|key| prepared.contains(&key));
-            tracing::Span::current().record("round_trips", if one_trip { 1 } else { 2 });
+            let key = StatementKey::of(&query);
+            let one_trip = key.as_ref().is_some_and(|key| prepared.contains(key));
+            tracing::Span::current().record("one_round_trip", one_trip);
             let set = set_context_query(self.config.app_role.as_deref(), ctx, self.timeouts());
             mark_in_transaction(conn)?;
             wire.start_trace();
@@ -682,13 +710,13 @@ impl TenantPool {
     /// notices when its one-round-trip shape goes wrong.
     #[cfg(feature = "test-support")]
     #[doc(hidden)]
-    pub async fn pretend_prepared_for_tests<Q>(&self, _query: &Q) -> Result<()>
+    pub async fn pretend_prepared_for_tests<Q>(&self, query: Q) -> Result<()>
     where
         Q: AsQuery,
-        Q::Query: QueryId,
+        Q::Query: QueryFragment<Pg> + QueryId,
     {
-        let key = <Q::Query as QueryId>::query_id()
-            .ok_or_else(|| Error::InvalidInput("the query type has no static id".into()))?;
+        let key = StatementKey::of(&query.as_query())
+            .ok_or_else(|| Error::InvalidInput("diesel does not cache this query".into()))?;
         let mut checkout = self.checkout().await?;
         checkout.conn.prepared.insert(key);
         Ok(())

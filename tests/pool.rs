@@ -274,11 +274,12 @@ async fn traced<T>(f: impl std::future::Future<Output = T>) -> (T, String) {
     (out, text)
 }
 
+/// For each `fetch` in `log`, whether it took the one-round-trip shape (1) or
+/// committed after the result (2).
 fn round_trips(log: &str) -> Vec<u32> {
     log.lines()
-        .filter_map(|l| l.split("round_trips=").nth(1))
-        .filter_map(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
-        .filter_map(|n| n.parse().ok())
+        .filter_map(|l| l.split("one_round_trip=").nth(1))
+        .map(|rest| if rest.starts_with("true") { 1 } else { 2 })
         .collect()
 }
 
@@ -343,28 +344,49 @@ async fn fetch_sends_the_whole_transaction_at_once_once_the_query_is_prepared() 
     );
     assert!(!idle.in_transaction && idle.tenant_setting.is_empty());
 
-    // Writes have no static query id (diesel builds their SQL per call), so they
-    // take two round trips; they commit, and fail typed.
+    // A boxed query has no static query id: it is recognised by its SQL.
+    let boxed = |slug: &'static str| {
+        tenants::table
+            .filter(tenants::slug.eq(slug))
+            .select(tenants::name)
+            .into_boxed()
+    };
+    let (names, log) = traced(async {
+        let mut seen = Vec::new();
+        for slug in ["alpha", "beta"] {
+            let names: Vec<String> = pool.fetch(&ctx_a, boxed(slug)).await.expect("boxed");
+            seen.push(names);
+        }
+        seen
+    })
+    .await;
+    assert_eq!(names, vec![vec!["alpha"], vec![]]);
+    assert_eq!(round_trips(&log), vec![2, 1], "{log}");
+
+    // diesel never caches an UPDATE: prepared on every run, it never goes in one
+    // round trip. It commits, and fails typed.
     let rename = |name: &'static str| {
         diesel::update(tenants::table)
             .set(tenants::name.eq(name))
             .returning(tenants::name)
     };
-    let (renamed, log) = traced(pool.fetch::<_, String, _>(&ctx_a, rename("alpha 2"))).await;
-    assert_eq!(renamed.expect("rename"), vec!["alpha 2"]);
-    assert_eq!(round_trips(&log), vec![2], "{log}");
+    let (renamed, log) = traced(async {
+        let first = pool.fetch::<_, String, _>(&ctx_a, rename("alpha 2")).await;
+        let second = pool.fetch::<_, String, _>(&ctx_a, rename("alpha 3")).await;
+        (first.expect("rename"), second.expect("rename again"))
+    })
+    .await;
+    assert_eq!(renamed, (vec!["alpha 2".into()], vec!["alpha 3".into()]));
+    assert_eq!(round_trips(&log), vec![2, 2], "{log}");
     let taken = diesel::update(tenants::table)
         .set(tenants::slug.eq("beta"))
         .returning(tenants::name);
-    let err = pool
-        .fetch::<_, String, _>(&ctx_a, taken)
-        .await
-        .expect_err("beta's slug is taken");
+    let err = pool.fetch::<_, String, _>(&ctx_a, taken).await;
     assert!(
-        matches!(err, rowguard::Error::UniqueViolation { ref constraint } if constraint == "tenants_slug_key"),
+        matches!(err, Err(rowguard::Error::UniqueViolation { ref constraint }) if constraint == "tenants_slug_key"),
         "{err:?}"
     );
-    assert_eq!(tenant_names(&pool, &ctx_a).await, vec!["alpha 2"]);
+    assert_eq!(tenant_names(&pool, &ctx_a).await, vec!["alpha 3"]);
     assert_eq!(
         tenant_names(&pool, &TenantContext::new(b)).await,
         vec!["beta"]
@@ -383,7 +405,7 @@ async fn fetch_refuses_results_whose_replies_do_not_match_the_one_round_trip_sha
     // Claim the query is prepared when it is not: its Bind then waits for a Parse
     // round trip, COMMIT overtakes it, and it runs after the transaction, without a
     // tenant. The replies give that away; no rows may come back as a result.
-    pool.pretend_prepared_for_tests(&query())
+    pool.pretend_prepared_for_tests(query())
         .await
         .expect("pretend");
     let err = pool
