@@ -1,6 +1,6 @@
 //! What tenant isolation costs per transaction: a point read by primary key and a
-//! 20-row list, through rowguard (`with_tenant`: pipelined BEGIN + context, the
-//! closure's query, COMMIT, three round trips; and `fetch`: all four statements sent
+//! 20-row list, through rowguard (`with_tenant`: BEGIN, the context and the closure's
+//! query pipelined, then COMMIT, two round trips; and `fetch`: all four statements sent
 //! at once, one round trip) against the same query run as a bare autocommit read with
 //! an explicit `WHERE tenant_id`, the way code without RLS would do it, through a
 //! plain bb8/diesel-async pool.

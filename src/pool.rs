@@ -9,10 +9,9 @@
 //! that RLS reads exists only inside these transactions.
 //!
 //! Round trips:
-//! - `with_tenant` sends `BEGIN` and the context statement pipelined and waits for
-//!   them (one round trip), runs the closure, then commits (one more). Waiting first
-//!   is what lets a transaction that finds its connection dead start again on
-//!   another, before anything of the caller's has run.
+//! - `with_tenant` sends `BEGIN` and the context statement without waiting, so they
+//!   travel with the closure's first statement; then one round trip per statement,
+//!   and one for `COMMIT`. Their replies are checked once the transaction is over.
 //! - [`TenantPool::fetch`] sends `BEGIN`, the context, the query and `COMMIT`
 //!   together: one round trip. diesel-async sends a statement's Bind only once its
 //!   Parse has answered, so `COMMIT` could overtake a query not yet prepared on the
@@ -33,11 +32,11 @@
 //! a connection with an open transaction, or a lingering context, to the next caller.
 //!
 //! Checkouts are served first come, first served, and skip connections whose socket
-//! closed while idle (a restarted server, a terminated backend). `with_tenant` and
-//! `as_admin` also open their transaction again on a fresh connection when the one
-//! they got turns out dead before anything of the caller's ran; so after a server
-//! restart or a killed backend the pool recovers by itself, and only transactions
-//! that were in flight fail, with [`Error::ConnectionLost`]. While the server cannot
+//! closed while idle (a restarted server, a terminated backend), so after a server
+//! restart or a killed backend the pool recovers by itself: only transactions in
+//! flight fail, with [`Error::ConnectionLost`], as does one that raced the socket's
+//! close (`is_transient()` says to retry). `as_admin` waits for its `BEGIN` and opens
+//! again on a fresh connection when the first turns out dead. While the server cannot
 //! be reached, a checkout that times out reports `ConnectionLost`, not
 //! [`Error::PoolTimeout`], which means every connection is busy.
 
@@ -59,6 +58,7 @@ use diesel_async::{
     AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection,
     TransactionManager,
 };
+use futures_util::FutureExt;
 use ref_cast::{ref_cast_custom, RefCastCustom};
 use tracing::Instrument;
 
@@ -477,9 +477,17 @@ impl TenantPool {
     /// gone when it ends. It commits when `f` returns `Ok` and rolls back on `Err`, on
     /// panic and when the future is dropped.
     ///
-    /// Round trips: one to open the transaction (`BEGIN` and the context, pipelined),
-    /// one per statement of `f`, one for `COMMIT`. A transaction of one statement is
-    /// cheaper through [`TenantPool::fetch`], which sends all of it at once.
+    /// Round trips: `BEGIN` and the context go out pipelined with the first statement
+    /// of `f`, so the transaction costs one round trip per statement of `f`, plus one
+    /// for `COMMIT`. A transaction of one statement is cheaper through
+    /// [`TenantPool::fetch`], which sends `COMMIT` with it.
+    ///
+    /// Nothing waits for `BEGIN` and the context before `f` runs; their replies are
+    /// checked once the transaction has ended. If the context failed (the login may
+    /// not act as the app role, say), `f`'s statements failed with it, nothing
+    /// committed, and that first error is returned. A connection that turns out dead
+    /// fails the transaction with [`Error::ConnectionLost`] (`is_transient()`), and
+    /// the pool replaces it.
     ///
     /// Errors that `f` converts from diesel's with `?` are classified by their
     /// SQLSTATE ([`Error::Forbidden`], [`Error::StatementTimeout`], ...).
@@ -509,18 +517,27 @@ impl TenantPool {
             role = ctx.role.map(|r| r.as_str()),
         );
         async {
-            let mut checkout = self
-                .checkout_and_begin(|| {
-                    set_context_query(self.config.app_role.as_deref(), ctx, self.timeouts())
-                })
-                .await?;
+            let mut checkout = self.checkout().await?;
             let Pooled { conn, wire, .. } = &mut *checkout.conn;
-            wire::CURRENT
+            let set = set_context_query(self.config.app_role.as_deref(), ctx, self.timeouts());
+            send_opening(conn, wire, set).await?;
+            let outcome = wire::CURRENT
                 .scope(Arc::clone(wire), async {
                     let result = f(TenantConn::wrap(conn)).await;
                     finish(conn, wire, result).await
                 })
-                .await
+                .await;
+            // COMMIT or ROLLBACK has answered, so BEGIN's and the context's replies are
+            // in: a failed opening explains whatever the closure then ran into.
+            match wire.opening_failure() {
+                Some(e) => {
+                    if outcome.is_ok() {
+                        AnsiTransactionManager::transaction_manager_status_mut(conn).set_in_error();
+                    }
+                    Err(e)
+                }
+                None => outcome,
+            }
         }
         .instrument(span)
         .await
@@ -740,6 +757,34 @@ fn unexpected_replies(trace: &[u8]) -> Error {
         "the server's transaction states {:?} do not match the statements sent",
         String::from_utf8_lossy(trace)
     ))
+}
+
+/// Sends `BEGIN` and the context statement `set`, without waiting for their replies:
+/// the caller's first statement follows them on the wire, in the same round trip.
+///
+/// Each future is polled once, which sends it: `BEGIN` is a simple query, and the
+/// context statement was prepared when the connection opened (so no Parse, no type
+/// look-up, nothing to wait for before its Bind/Execute). `unconstrained` keeps tokio's
+/// cooperative budget from stopping that poll short. Their replies are read off the
+/// wire later ([`Wire::opening_failure`]). Should a poll ever complete, its result is
+/// checked at once.
+async fn send_opening<Q>(conn: &mut AsyncPgConnection, wire: &Wire, set: Q) -> Result<()>
+where
+    Q: QueryFragment<Pg> + QueryId + Send + 'static,
+{
+    mark_in_transaction(conn)?;
+    wire.start_trace();
+    let mut shared: &AsyncPgConnection = conn;
+    let opening =
+        futures_util::future::join(shared.batch_execute("BEGIN"), set.execute(&mut &*conn));
+    if let Some((begin, set)) = tokio::task::unconstrained(opening).now_or_never() {
+        if let Err(e) = begin.and(set) {
+            let e = wire.error(e);
+            abort(conn).await;
+            return Err(e);
+        }
+    }
+    Ok(())
 }
 
 /// Sends `BEGIN` and the context statement `set`, pipelined, and checks that the

@@ -151,6 +151,25 @@ impl Wire {
         state.trace.len() >= 2 && state.tail == [b'E', b'I']
     }
 
+    /// Once a transaction opened by `BEGIN` and the context statement has ended: the
+    /// error that kept it from opening, if one did. `None` when both ran inside the
+    /// transaction, or when their replies never came (the connection died, which the
+    /// caller has already seen).
+    pub(crate) fn opening_failure(&self) -> Option<crate::Error> {
+        let trace = self.trace();
+        match trace.as_slice() {
+            [] | [_] => None,
+            [b'T', b'T', ..] => None,
+            [b'T', b'E', ..] => Some(self.first_error_in_trace().unwrap_or_else(|| {
+                crate::Error::Protocol("the transaction context could not be set".into())
+            })),
+            _ => Some(crate::Error::Protocol(format!(
+                "the server's transaction states {:?} show BEGIN did not open a transaction",
+                String::from_utf8_lossy(&trace)
+            ))),
+        }
+    }
+
     /// The first error the server reported in the current trace, classified.
     pub(crate) fn first_error_in_trace(&self) -> Option<crate::Error> {
         let state = self.lock();

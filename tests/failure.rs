@@ -4,7 +4,12 @@
 //!   and the pool keeps serving;
 //! - a backend killed with `pg_terminate_backend` mid-transaction gives the caller
 //!   `Error::ConnectionLost`, and one killed while idle in the pool is never handed
-//!   out: the very next `with_tenant` succeeds, with no manual step;
+//!   out once the client has seen its socket close: the very next `with_tenant`
+//!   succeeds, with no manual step (one that races the close fails as transient,
+//!   committing nothing);
+//! - a context statement that fails (the login may not act as the configured role)
+//!   fails the transaction with that error, typed, though the closure's statement was
+//!   pipelined behind it;
 //! - a server restart (on a cluster of the test's own, `LocalCluster::start_owned`)
 //!   fails the transaction in flight with `ConnectionLost`, and the first transaction
 //!   after it succeeds; while the server is down a checkout reports `ConnectionLost`,
@@ -148,9 +153,23 @@ async fn a_killed_backend_gives_connection_lost_and_the_pool_recovers_by_itself(
         &mut owner,
     )
     .expect("terminate without waiting");
-    pool.with_tenant(&ctx, async |conn| exec(conn, NEW_TASK).await)
-        .await
-        .expect("retried on a fresh connection");
+    // The transaction is pipelined with its opening, so whether it meets the dead
+    // connection depends on the race with the socket's close: it either ran on a
+    // fresh connection, or failed as transient (committing nothing), and then the
+    // next one does.
+    let first = pool
+        .with_tenant(&ctx, async |conn| exec(conn, NEW_TASK).await)
+        .await;
+    match first {
+        Ok(_) => {}
+        Err(e) => {
+            assert!(e.is_transient(), "a dead connection is transient: {e:?}");
+            assert_eq!(tasks(&pool, &ctx).await, 0, "nothing committed");
+            pool.with_tenant(&ctx, async |conn| exec(conn, NEW_TASK).await)
+                .await
+                .expect("the next transaction gets a fresh connection");
+        }
+    }
     assert_eq!(tasks(&pool, &ctx).await, 1);
 }
 
@@ -365,4 +384,36 @@ async fn database_errors_are_typed_with_their_constraint() {
         "not-a-uuid".parse::<rowguard::TenantId>(),
         Err(Error::InvalidInput(_))
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_context_that_cannot_be_set_fails_the_transaction_with_its_own_error() {
+    let db = TestDatabase::new().expect("db");
+    let setup = db.app_pool(1).expect("pool");
+    let ctx = TenantContext::new(make_tenant(&setup, "alpha").await);
+    // The login is no member of pg_monitor, so the context statement's
+    // `set_config('role', 'pg_monitor', true)` fails (42501). It went out pipelined
+    // with the closure's first statement, which then failed too ("current transaction
+    // is aborted"): the caller must get the first error, typed, and nothing commits.
+    let pool = db
+        .app_pool_config()
+        .max_size(1)
+        .app_role(Some("pg_monitor"))
+        .build()
+        .expect("pool");
+    for runs_a_statement in [true, false, true] {
+        let result = pool
+            .with_tenant(&ctx, async |conn| {
+                if runs_a_statement {
+                    exec(conn, NEW_TASK).await?;
+                }
+                Ok(())
+            })
+            .await;
+        assert!(
+            matches!(result, Err(Error::Forbidden(ref m)) if m.contains("pg_monitor")),
+            "statement: {runs_a_statement}: {result:?}"
+        );
+    }
+    assert_eq!(tasks(&setup, &ctx).await, 0);
 }
