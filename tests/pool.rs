@@ -10,7 +10,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 mod support;
 
 use rowguard::dev::TestDatabase;
-use rowguard::pool::TenantPool;
+use rowguard::pool::{PoolConfig, TenantPool};
 use rowguard::schema::tenants;
 use rowguard::TenantContext;
 use support::make_tenant;
@@ -452,4 +452,44 @@ async fn a_statement_error_caught_inside_the_closure_does_not_pass_for_a_commit(
     assert_eq!(tenant_names(&pool, &ctx).await, vec!["alpha"]);
     let idle = idle_state(&pool).await;
     assert!(!idle.in_transaction && idle.tenant_setting.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pool_tries_each_host_in_turn_and_refuses_tls_it_cannot_speak() {
+    let db = TestDatabase::new().expect("db");
+    let setup = db.app_pool(1).expect("pool");
+    let ctx = TenantContext::new(make_tenant(&setup, "alpha").await);
+    let url = url::Url::parse(&db.url_app()).expect("url");
+    let (host, port) = (
+        url.host_str().expect("host").to_owned(),
+        url.port().expect("port"),
+    );
+    let (user, name) = (
+        url.username().to_owned(),
+        url.path().trim_start_matches('/'),
+    );
+
+    // The first host refuses the connection; the second is the server.
+    let failover = format!("postgres://{user}@{host}:1,{host}:{port}/{name}");
+    let pool = PoolConfig::new(failover).max_size(1).build().expect("pool");
+    assert_eq!(tenant_names(&pool, &ctx).await, vec!["alpha"]);
+    // The key/value form works too.
+    let keyvalue = format!("host={host} port={port} user={user} dbname={name} connect_timeout=5");
+    let pool = PoolConfig::new(keyvalue).max_size(1).build().expect("pool");
+    assert_eq!(tenant_names(&pool, &ctx).await, vec!["alpha"]);
+
+    let tls = format!("postgres://{user}@{host}:{port}/{name}?sslmode=require");
+    let pool = PoolConfig::new(tls)
+        .max_size(1)
+        .checkout_timeout(Duration::from_millis(500))
+        .build()
+        .expect("pool");
+    let err = pool
+        .with_tenant(&ctx, async |_conn| Ok(()))
+        .await
+        .expect_err("no TLS");
+    assert!(
+        matches!(err, rowguard::Error::ConnectionLost(ref m) if m.contains("sslmode=require")),
+        "{err:?}"
+    );
 }
