@@ -624,27 +624,32 @@ impl TenantPool {
                     (begin.and(set), rows, None)
                 }
             };
-            let trace = wire.trace();
             let Some(commit) = commit else {
-                // Two round trips: the transaction is open; commit it now. Every reply
-                // so far must have come from inside it (BEGIN, the context, and the
-                // query with any Parse or type lookup it needed first).
-                let result = match open.and(rows) {
-                    Err(e) => Err(wire.error(e)),
-                    Ok(_) if trace.len() < 3 || trace.iter().any(|s| *s != b'T') => {
-                        Err(unexpected_replies(&trace))
-                    }
-                    Ok(rows) => Ok(rows),
-                };
+                // Two round trips: commit now. Once COMMIT has answered, every reply
+                // before it is in (a statement's result can come before its own
+                // ReadyForQuery), and all of them must have come from inside the
+                // transaction: BEGIN, the context, the query (and any Parse or type
+                // look-up it needed first).
+                let result = open.and(rows).map_err(|e| wire.error(e));
                 let rows = finish(conn, wire, result).await?;
+                let trace = wire.trace();
+                let (last, inside) = trace.split_last().unwrap_or((&0, &[]));
+                if *last != b'I' || inside.len() < 3 || inside.iter().any(|s| *s != b'T') {
+                    return Err(unexpected_replies(&trace));
+                }
                 if let Some(key) = key {
                     prepared.insert(key);
                 }
                 return Ok(rows);
             };
-            // One round trip. COMMIT answered and the server idle after exactly four
-            // statements: the transaction is over (rolled back if a statement failed).
-            let ended = commit.is_ok() && trace.len() == 4 && trace.ends_with(b"I");
+            // One round trip. Four statements written (a query that needed a Parse
+            // would have made five, its execution after COMMIT: all written by now,
+            // since its result is in, though its last reply may not be), COMMIT
+            // answered, and the server idle after it: the transaction is over (rolled
+            // back if a statement failed).
+            let trace = wire.trace();
+            let four = wire.requested_in_trace() == 4;
+            let ended = commit.is_ok() && four && trace.len() == 4 && trace.ends_with(b"I");
             if ended {
                 end_transaction(conn)?;
             } else {
@@ -652,7 +657,7 @@ impl TenantPool {
             }
             match (open, rows, commit) {
                 (Err(e), _, _) | (Ok(_), Err(e), _) | (Ok(_), Ok(_), Err(e)) => Err(wire.error(e)),
-                (Ok(_), Ok(_), Ok(())) if trace != b"TTTI" => {
+                (Ok(_), Ok(_), Ok(())) if !four || trace != b"TTTI" => {
                     if let Some(key) = key {
                         prepared.remove(&key);
                     }
@@ -802,9 +807,15 @@ where
         futures_util::join!(shared.batch_execute("BEGIN"), set.execute(&mut &*conn))
     })
     .await;
+    // BEGIN has answered (a simple query ends at its ReadyForQuery); the context's
+    // ReadyForQuery may still be on its way, but whatever has arrived must be inside
+    // the transaction.
+    let trace = wire.trace();
     let failed = match begin.and(set) {
         Err(e) => Some(wire.error(e)),
-        Ok(_) if wire.trace() != b"TT" => Some(unexpected_replies(&wire.trace())),
+        Ok(_) if trace.as_slice().first() != Some(&b'T') || trace.iter().any(|s| *s != b'T') => {
+            Some(unexpected_replies(&trace))
+        }
         Ok(_) => None,
     };
     if let Some(e) = failed {

@@ -143,6 +143,13 @@ impl Wire {
         self.lock().trace.clone()
     }
 
+    /// How many replies (`ReadyForQuery`) the statements written since the trace began
+    /// asked for, whether or not they have arrived.
+    pub(crate) fn requested_in_trace(&self) -> u64 {
+        let state = self.lock();
+        state.asked.saturating_sub(state.trace_from)
+    }
+
     /// After a transaction's `COMMIT` has answered: true when the transaction had
     /// already failed before it (a statement's error was caught and not returned),
     /// so the server rolled it back instead of committing.
