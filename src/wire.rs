@@ -5,8 +5,10 @@
 //! opens its connections here: the socket is wrapped in a [`Tap`] that reads the
 //! backend's message stream as it passes (the header of every message; the body only
 //! of `ErrorResponse` and `ReadyForQuery`) and keeps, per connection, the last few
-//! errors with their SQLSTATE and the transaction status of the last
-//! `ReadyForQuery`. Errors are then classified by their code ([`Wire::sqlstate`]),
+//! errors with their SQLSTATE and the transaction status of every `ReadyForQuery`.
+//! On the way out it counts the messages that ask for a `ReadyForQuery` (Sync, simple
+//! Query), so that the pool can match replies to the statements it pipelined
+//! ([`Wire::start_trace`]). Errors are then classified by their code ([`Wire::sqlstate`]),
 //! never by their text, and a connection whose server side is still inside a
 //! transaction is never handed out again ([`Wire::is_idle`]).
 //!

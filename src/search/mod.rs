@@ -29,7 +29,7 @@
 //! in the `rowguard.search` span) and returned in a [`SearchReport`].
 //!
 //! Also here: [`hybrid`] search (full text and vectors fused by reciprocal rank),
-//! [`ingest`] (bulk, validated, all-or-nothing), [`validate`] and [`synth`].
+//! [`ingest`](mod@ingest) (bulk, validated, all-or-nothing), [`validate`] and [`synth`].
 
 use std::fmt;
 use std::str::FromStr;
