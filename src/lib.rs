@@ -5,7 +5,6 @@ pub mod dev;
 pub mod doctor;
 pub mod embed;
 pub mod error;
-pub mod fns;
 pub mod migrations;
 pub mod models;
 pub mod pool;

@@ -215,49 +215,63 @@ pub(crate) struct Timeouts {
 /// The one statement that sets a transaction's context: the role to act as
 /// (`set_config('role', ..., true)` is `SET LOCAL ROLE`; `'none'` keeps the login role),
 /// `app.tenant_id`, `app.user_id`, `app.role` and the two timeouts (NULL keeps the
-/// current value). Its SQL text never varies and every value is bound, so it is
-/// prepared once per connection and cached.
+/// current value).
+///
+/// Its SQL is one constant string: the setting names and `true` are literals, and the
+/// six values are bound, so it is prepared once per connection, cached by its type, and
+/// each use costs six binds.
+#[derive(Debug, Clone, diesel::query_builder::QueryId)]
+pub(crate) struct ContextStatement {
+    db_role: Option<String>,
+    tenant_id: String,
+    user_id: String,
+    app_role: String,
+    statement_timeout: Option<String>,
+    idle_in_transaction_timeout: Option<String>,
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for ContextStatement {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> diesel::QueryResult<()> {
+        use diesel::sql_types::Nullable;
+        out.push_sql("SELECT set_config('role', coalesce(");
+        out.push_bind_param::<Nullable<Text>, _>(&self.db_role)?;
+        out.push_sql(", 'none'), true), set_config('app.tenant_id', ");
+        out.push_bind_param::<Text, _>(&self.tenant_id)?;
+        out.push_sql(", true), set_config('app.user_id', ");
+        out.push_bind_param::<Text, _>(&self.user_id)?;
+        out.push_sql(", true), set_config('app.role', ");
+        out.push_bind_param::<Text, _>(&self.app_role)?;
+        out.push_sql(", true), set_config('statement_timeout', coalesce(");
+        out.push_bind_param::<Nullable<Text>, _>(&self.statement_timeout)?;
+        out.push_sql(
+            ", current_setting('statement_timeout')), true), \
+             set_config('idle_in_transaction_session_timeout', coalesce(",
+        );
+        out.push_bind_param::<Nullable<Text>, _>(&self.idle_in_transaction_timeout)?;
+        out.push_sql(", current_setting('idle_in_transaction_session_timeout')), true)");
+        Ok(())
+    }
+}
+
+/// The context statement from its parts.
 pub(crate) fn context_query(
     db_role: Option<&str>,
     tenant_id: String,
     user_id: String,
     app_role: String,
     timeouts: Timeouts,
-) -> impl diesel::query_builder::QueryFragment<diesel::pg::Pg>
-       + diesel::query_builder::QueryId
-       + Send
-       + 'static {
-    use crate::fns::{coalesce_text, current_setting, set_config};
-    use diesel::IntoSql;
-    let local = || true.into_sql::<diesel::sql_types::Bool>();
-    let text = |s: &'static str| s.into_sql::<Text>();
-    let maybe = |v: Option<String>| v.into_sql::<diesel::sql_types::Nullable<Text>>();
-    diesel::select((
-        set_config(
-            text("role"),
-            coalesce_text(maybe(db_role.map(str::to_owned)), text("none")),
-            local(),
-        ),
-        set_config(text("app.tenant_id"), tenant_id.into_sql::<Text>(), local()),
-        set_config(text("app.user_id"), user_id.into_sql::<Text>(), local()),
-        set_config(text("app.role"), app_role.into_sql::<Text>(), local()),
-        set_config(
-            text("statement_timeout"),
-            coalesce_text(
-                maybe(timeouts.statement),
-                current_setting(text("statement_timeout")),
-            ),
-            local(),
-        ),
-        set_config(
-            text("idle_in_transaction_session_timeout"),
-            coalesce_text(
-                maybe(timeouts.idle_in_transaction),
-                current_setting(text("idle_in_transaction_session_timeout")),
-            ),
-            local(),
-        ),
-    ))
+) -> ContextStatement {
+    ContextStatement {
+        db_role: db_role.map(str::to_owned),
+        tenant_id,
+        user_id,
+        app_role,
+        statement_timeout: timeouts.statement,
+        idle_in_transaction_timeout: timeouts.idle_in_transaction,
+    }
 }
 
 /// The context statement for a tenant transaction.
