@@ -97,12 +97,27 @@ async fn fixture() -> Fixture {
     }
 }
 
+/// Runs one iteration: on the bench thread itself (current-thread runtime), or as a
+/// task on the runtime's worker, beside the connection tasks, the way a server runs
+/// its request handlers (multi-threaded runtime). Bare and rowguard iterations go
+/// through the same path.
+async fn iteration<F>(multi: bool, f: F) -> F::Output
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    if multi {
+        tokio::spawn(f).await.expect("iteration task")
+    } else {
+        f.await
+    }
+}
+
 fn bench(c: &mut Criterion) {
     // current_thread by default: the caller and the connection tasks share a thread,
-    // as a single-threaded client such as pgbench does, so the figures compare
-    // protocol costs rather than cross-thread wake-ups (on 2 cores shared with the
-    // server those vary by tens of µs from run to run).
-    // ROWGUARD_BENCH_RUNTIME=multi runs on a multi-threaded runtime instead.
+    // as a single-threaded client such as pgbench does.
+    // ROWGUARD_BENCH_RUNTIME=multi runs on a multi-threaded runtime with one worker,
+    // each iteration a task on that worker (the bench thread only waits for it).
     let multi = std::env::var("ROWGUARD_BENCH_RUNTIME").as_deref() == Ok("multi");
     let rt = if multi {
         let mut b = tokio::runtime::Builder::new_multi_thread();
@@ -114,7 +129,8 @@ fn bench(c: &mut Criterion) {
     .enable_all()
     .build()
     .expect("runtime");
-    let fx = rt.block_on(fixture());
+    // Iterations may run as spawned tasks, which need 'static borrows.
+    let fx: &'static Fixture = Box::leak(Box::new(rt.block_on(fixture())));
     let ctx = TenantContext::new(fx.tenant);
     let tenant = fx.tenant.as_uuid();
     let mut n = 0usize;
@@ -127,9 +143,8 @@ fn bench(c: &mut Criterion) {
     point.bench_function("bare_autocommit_where_tenant_id", |b| {
         b.to_async(&rt).iter(|| {
             let id = next_id();
-            let bare = &fx.bare;
-            async move {
-                let mut conn = bare.get().await.expect("conn");
+            iteration(multi, async move {
+                let mut conn = fx.bare.get().await.expect("conn");
                 let row: Task = tasks::table
                     .filter(tasks::tenant_id.eq(tenant))
                     .filter(tasks::id.eq(id))
@@ -138,28 +153,28 @@ fn bench(c: &mut Criterion) {
                     .await
                     .expect("row");
                 black_box(row)
-            }
+            })
         })
     });
     point.bench_function("rowguard_with_tenant", |b| {
         b.to_async(&rt).iter(|| {
             let id = next_id();
-            let app = &fx.app;
-            async move {
-                let row = app
+            iteration(multi, async move {
+                let row = fx
+                    .app
                     .with_tenant(&ctx, async |conn| Ok(Task::find(conn, id).await?))
                     .await
                     .expect("row");
                 black_box(row)
-            }
+            })
         })
     });
     point.bench_function("rowguard_fetch", |b| {
         b.to_async(&rt).iter(|| {
             let id = next_id();
-            let app = &fx.app;
-            async move {
-                let rows: Vec<Task> = app
+            iteration(multi, async move {
+                let rows: Vec<Task> = fx
+                    .app
                     .fetch(
                         &ctx,
                         tasks::table
@@ -169,50 +184,56 @@ fn bench(c: &mut Criterion) {
                     .await
                     .expect("row");
                 black_box(rows)
-            }
+            })
         })
     });
     point.finish();
 
     let mut list = c.benchmark_group("list_20");
     list.bench_function("bare_autocommit_where_tenant_id", |b| {
-        b.to_async(&rt).iter(|| async {
-            let mut conn = fx.bare.get().await.expect("conn");
-            let rows: Vec<Task> = tasks::table
-                .filter(tasks::tenant_id.eq(tenant))
-                .order(tasks::created_at.desc())
-                .limit(20)
-                .select(Task::as_select())
-                .load(&mut conn)
-                .await
-                .expect("rows");
-            black_box(rows)
+        b.to_async(&rt).iter(|| {
+            iteration(multi, async move {
+                let mut conn = fx.bare.get().await.expect("conn");
+                let rows: Vec<Task> = tasks::table
+                    .filter(tasks::tenant_id.eq(tenant))
+                    .order(tasks::created_at.desc())
+                    .limit(20)
+                    .select(Task::as_select())
+                    .load(&mut conn)
+                    .await
+                    .expect("rows");
+                black_box(rows)
+            })
         })
     });
     list.bench_function("rowguard_with_tenant", |b| {
-        b.to_async(&rt).iter(|| async {
-            let rows = fx
-                .app
-                .with_tenant(&ctx, async |conn| Ok(Task::list(conn, 20).await?))
-                .await
-                .expect("rows");
-            black_box(rows)
+        b.to_async(&rt).iter(|| {
+            iteration(multi, async move {
+                let rows = fx
+                    .app
+                    .with_tenant(&ctx, async |conn| Ok(Task::list(conn, 20).await?))
+                    .await
+                    .expect("rows");
+                black_box(rows)
+            })
         })
     });
     list.bench_function("rowguard_fetch", |b| {
-        b.to_async(&rt).iter(|| async {
-            let rows: Vec<Task> = fx
-                .app
-                .fetch(
-                    &ctx,
-                    tasks::table
-                        .order(tasks::created_at.desc())
-                        .limit(20)
-                        .select(Task::as_select()),
-                )
-                .await
-                .expect("rows");
-            black_box(rows)
+        b.to_async(&rt).iter(|| {
+            iteration(multi, async move {
+                let rows: Vec<Task> = fx
+                    .app
+                    .fetch(
+                        &ctx,
+                        tasks::table
+                            .order(tasks::created_at.desc())
+                            .limit(20)
+                            .select(Task::as_select()),
+                    )
+                    .await
+                    .expect("rows");
+                black_box(rows)
+            })
         })
     });
     list.finish();
