@@ -35,8 +35,7 @@
 //! closed while idle (a restarted server, a terminated backend), so after a server
 //! restart or a killed backend the pool recovers by itself: only transactions in
 //! flight fail, with [`Error::ConnectionLost`], as does one that raced the socket's
-//! close (`is_transient()` says to retry). `as_admin` waits for its `BEGIN` and opens
-//! again on a fresh connection when the first turns out dead. While the server cannot
+//! close (`is_transient()` says to retry). While the server cannot
 //! be reached, a checkout that times out reports `ConnectionLost`, not
 //! [`Error::PoolTimeout`], which means every connection is busy.
 
@@ -444,29 +443,33 @@ impl TenantPool {
         ))
     }
 
-    /// Checks out a connection and opens a transaction on it: `BEGIN` and the context
-    /// statement `set()`, pipelined. When that fails because the connection turns out
-    /// to be dead (closed between the check and the send), nothing of the caller's
-    /// has run yet, so it is retried on another connection, a few times at most.
-    async fn checkout_and_begin<Q>(&self, set: impl Fn() -> Q) -> Result<Checkout<'_>>
+    /// Runs `body` in one transaction whose context statement is `set`: checks out a
+    /// connection, sends `BEGIN` and `set` without waiting ([`send_opening`]), runs
+    /// `body`, commits or rolls back, and then checks the opening's replies.
+    async fn transaction<Q, R, B>(&self, set: Q, body: B) -> Result<R>
     where
         Q: QueryFragment<Pg> + QueryId + Send + 'static,
+        B: for<'r> AsyncFnOnce(&'r mut AsyncPgConnection) -> Result<R>,
     {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let mut checkout = self.checkout().await?;
-            match open_transaction(&mut checkout.conn, set()).await {
-                Ok(()) => return Ok(checkout),
-                Err(Error::ConnectionLost(why)) if attempt < BEGIN_ATTEMPTS => {
-                    tracing::debug!(
-                        attempt,
-                        why,
-                        "connection lost before the transaction began; retrying"
-                    );
+        let mut checkout = self.checkout().await?;
+        let Pooled { conn, wire, .. } = &mut *checkout.conn;
+        send_opening(conn, wire, set).await?;
+        let outcome = wire::CURRENT
+            .scope(Arc::clone(wire), async {
+                let result = body(conn).await;
+                finish(conn, wire, result).await
+            })
+            .await;
+        // COMMIT or ROLLBACK has answered, so BEGIN's and the context's replies are
+        // in: a failed opening explains whatever the body then ran into.
+        match wire.opening_failure() {
+            Some(e) => {
+                if outcome.is_ok() {
+                    AnsiTransactionManager::transaction_manager_status_mut(conn).set_in_error();
                 }
-                Err(e) => return Err(e),
+                Err(e)
             }
+            None => outcome,
         }
     }
 
@@ -516,31 +519,10 @@ impl TenantPool {
             user_id = ctx.user_id.map(tracing::field::display),
             role = ctx.role.map(|r| r.as_str()),
         );
-        async {
-            let mut checkout = self.checkout().await?;
-            let Pooled { conn, wire, .. } = &mut *checkout.conn;
-            let set = set_context_query(self.config.app_role.as_deref(), ctx, self.timeouts());
-            send_opening(conn, wire, set).await?;
-            let outcome = wire::CURRENT
-                .scope(Arc::clone(wire), async {
-                    let result = f(TenantConn::wrap(conn)).await;
-                    finish(conn, wire, result).await
-                })
-                .await;
-            // COMMIT or ROLLBACK has answered, so BEGIN's and the context's replies are
-            // in: a failed opening explains whatever the closure then ran into.
-            match wire.opening_failure() {
-                Some(e) => {
-                    if outcome.is_ok() {
-                        AnsiTransactionManager::transaction_manager_status_mut(conn).set_in_error();
-                    }
-                    Err(e)
-                }
-                None => outcome,
-            }
-        }
-        .instrument(span)
-        .await
+        let set = set_context_query(self.config.app_role.as_deref(), ctx, self.timeouts());
+        self.transaction(set, async |conn| f(TenantConn::wrap(conn)).await)
+            .instrument(span)
+            .await
     }
 
     /// Runs one query acting for `ctx`, as one transaction: `BEGIN`, the context, the
@@ -695,19 +677,10 @@ impl TenantPool {
             ));
         }
         let span = tracing::info_span!("rowguard.admin_tx", reason);
+        let set = crate::tenant::set_admin_query(&self.config.admin_role, self.timeouts());
         async {
             tracing::info!(reason, "admin transaction (BYPASSRLS)");
-            let mut checkout = self
-                .checkout_and_begin(|| {
-                    crate::tenant::set_admin_query(&self.config.admin_role, self.timeouts())
-                })
-                .await?;
-            let Pooled { conn, wire, .. } = &mut *checkout.conn;
-            wire::CURRENT
-                .scope(Arc::clone(wire), async {
-                    let result = f(AdminConn::wrap(conn)).await;
-                    finish(conn, wire, result).await
-                })
+            self.transaction(set, async |conn| f(AdminConn::wrap(conn)).await)
                 .await
         }
         .instrument(span)
@@ -752,10 +725,6 @@ impl TenantPool {
     }
 }
 
-/// How many times a transaction is opened on a fresh connection when the connection
-/// is found dead while opening it.
-const BEGIN_ATTEMPTS: u32 = 3;
-
 /// The error for server replies that do not match the statements sent.
 fn unexpected_replies(trace: &[u8]) -> Error {
     Error::Protocol(format!(
@@ -788,39 +757,6 @@ where
             abort(conn).await;
             return Err(e);
         }
-    }
-    Ok(())
-}
-
-/// Sends `BEGIN` and the context statement `set`, pipelined, and checks that the
-/// server is inside the transaction after both. On failure the transaction is rolled
-/// back, and the connection left broken if that fails too.
-async fn open_transaction<Q>(pooled: &mut Pooled, set: Q) -> Result<()>
-where
-    Q: QueryFragment<Pg> + QueryId + Send + 'static,
-{
-    let Pooled { conn, wire, .. } = pooled;
-    mark_in_transaction(conn)?;
-    wire.start_trace();
-    let mut shared: &AsyncPgConnection = conn;
-    let (begin, set) = tokio::task::unconstrained(async {
-        futures_util::join!(shared.batch_execute("BEGIN"), set.execute(&mut &*conn))
-    })
-    .await;
-    // BEGIN has answered (a simple query ends at its ReadyForQuery); the context's
-    // ReadyForQuery may still be on its way, but whatever has arrived must be inside
-    // the transaction.
-    let trace = wire.trace();
-    let failed = match begin.and(set) {
-        Err(e) => Some(wire.error(e)),
-        Ok(_) if trace.as_slice().first() != Some(&b'T') || trace.iter().any(|s| *s != b'T') => {
-            Some(unexpected_replies(&trace))
-        }
-        Ok(_) => None,
-    };
-    if let Some(e) = failed {
-        abort(conn).await;
-        return Err(e);
     }
     Ok(())
 }
