@@ -4,7 +4,7 @@
 //! a missing tenant, an RLS rejection, a constraint violation carrying its name, a lost
 //! connection, a timeout. Everything else keeps diesel's error as its source.
 
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind, Error as DieselError};
 use tokio_postgres::error::SqlState;
 
 /// Shorthand for `Result<T, rowguard::Error>`.
@@ -90,17 +90,17 @@ pub enum Error {
 // so every class here comes from a code or a kind, never from an error's text.
 impl From<DieselError> for Error {
     fn from(err: DieselError) -> Self {
-        let code = match &err {
-            DieselError::DatabaseError(_, info) => crate::wire::current_sqlstate(info.as_ref()),
-            _ => None,
-        };
-        Error::classify(err, code)
+        Error::classify(err, crate::wire::current_sqlstate)
     }
 }
 
 impl Error {
-    /// Classifies a diesel error whose SQLSTATE, if the server sent one, is `code`.
-    pub(crate) fn classify(err: DieselError, code: Option<SqlState>) -> Self {
+    /// Classifies a diesel error; `sqlstate` finds the SQLSTATE the server sent with a
+    /// database error, if it is known.
+    pub(crate) fn classify(
+        err: DieselError,
+        sqlstate: impl FnOnce(&dyn DatabaseErrorInformation) -> Option<SqlState>,
+    ) -> Self {
         let (kind, info) = match err {
             DieselError::NotFound => return Error::NotFound,
             DieselError::BrokenTransactionManager => {
@@ -109,18 +109,13 @@ impl Error {
             DieselError::DatabaseError(kind, info) => (kind, info),
             other => return Error::Database(other),
         };
-        if let Some(code) = &code {
-            let constraint = info.constraint_name().or(info.column_name());
-            if let Some(e) = Error::from_sqlstate(code, info.message(), constraint) {
+        let named = info.constraint_name().or(info.column_name());
+        if let Some(code) = sqlstate(info.as_ref()) {
+            if let Some(e) = Error::from_sqlstate(&code, info.message(), named) {
                 return e;
             }
         }
-        let constraint = || {
-            info.constraint_name()
-                .or(info.column_name())
-                .unwrap_or("")
-                .to_owned()
-        };
+        let constraint = || named.unwrap_or("").to_owned();
         // No code seen (the sync twin, or an error converted outside a pooled
         // transaction): diesel-async's and diesel's kinds, themselves from SQLSTATEs.
         match kind {
@@ -204,10 +199,9 @@ mod tests {
             ("2201W", "LIMIT darf nicht negativ sein", "InvalidInput"),
         ];
         for (code, message, want) in cases {
-            let err = Error::classify(
-                db_error(DatabaseErrorKind::Unknown, message),
-                Some(SqlState::from_code(code)),
-            );
+            let err = Error::classify(db_error(DatabaseErrorKind::Unknown, message), |_| {
+                Some(SqlState::from_code(code))
+            });
             assert!(format!("{err:?}").starts_with(want), "{code}: {err:?}");
         }
     }
@@ -220,21 +214,25 @@ mod tests {
             "canceling statement due to statement timeout",
             "terminating connection due to administrator command",
         ] {
-            let err = Error::classify(db_error(DatabaseErrorKind::Unknown, message), None);
+            let err = Error::classify(db_error(DatabaseErrorKind::Unknown, message), |_| None);
             assert!(matches!(err, Error::Database(_)), "{message}: {err:?}");
         }
     }
 
     #[test]
     fn kinds_still_classify_without_a_code() {
-        let err = Error::classify(db_error(DatabaseErrorKind::UniqueViolation, "dup"), None);
+        let err = Error::classify(db_error(DatabaseErrorKind::UniqueViolation, "dup"), |_| {
+            None
+        });
         assert!(matches!(err, Error::UniqueViolation { .. }), "{err:?}");
-        let err = Error::classify(db_error(DatabaseErrorKind::ClosedConnection, "gone"), None);
-        assert!(err.is_transient(), "{err:?}");
         let err = Error::classify(
-            db_error(DatabaseErrorKind::Unknown, "dup"),
-            Some(SqlState::UNIQUE_VIOLATION),
+            db_error(DatabaseErrorKind::ClosedConnection, "gone"),
+            |_| None,
         );
+        assert!(err.is_transient(), "{err:?}");
+        let err = Error::classify(db_error(DatabaseErrorKind::Unknown, "dup"), |_| {
+            Some(SqlState::UNIQUE_VIOLATION)
+        });
         assert!(matches!(err, Error::UniqueViolation { .. }), "{err:?}");
     }
 }

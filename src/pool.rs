@@ -537,11 +537,11 @@ impl TenantPool {
     /// statements, among them every `update`, inserts with defaulted columns and
     /// `sql_query`; each of those is prepared on every run, which costs a round trip
     /// of its own before it executes, so through `fetch` they take three. The span's
-    /// `one_round_trip` field tells which shape a call took. Either way the server's replies are
-    /// checked against the shape sent, and a connection that does not match is
-    /// discarded with [`Error::Protocol`] rather than trusted.
+    /// `one_round_trip` field tells which shape a call took. Either way the server's
+    /// replies are checked against the shape sent, and a connection that does not
+    /// match is discarded with [`Error::Protocol`] rather than trusted.
     ///
-    /// Reads and writes alike (an `INSERT ... RETURNING` is a query). Unlike
+    /// Reads and writes alike (an `INSERT ... RETURNING` is a query). Like
     /// `with_tenant`, it is never retried: the query has been sent by the time a dead
     /// connection shows, and it may have committed.
     ///

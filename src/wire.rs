@@ -112,11 +112,7 @@ impl Wire {
     /// Converts a diesel error from this connection into a [`crate::Error`], classified
     /// by its SQLSTATE.
     pub(crate) fn error(&self, err: diesel::result::Error) -> crate::Error {
-        let code = match &err {
-            diesel::result::Error::DatabaseError(_, info) => self.sqlstate(info.as_ref()),
-            _ => None,
-        };
-        crate::Error::classify(err, code)
+        crate::Error::classify(err, |info| self.sqlstate(info))
     }
 
     /// True when the server's last `ReadyForQuery` said it was idle: no transaction
