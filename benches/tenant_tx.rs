@@ -32,8 +32,14 @@ struct Fixture {
 
 async fn fixture() -> Fixture {
     let admin_url = rowguard::dev::migrated_database("rowguard_bench_tx").expect("bench database");
-    let server = rowguard::dev::server().expect("server");
-    let app = rowguard::pool::PoolConfig::new(server.app_url("rowguard_bench_tx"))
+    let logins = rowguard::dev::prepare_database(&admin_url).expect("logins");
+    let admin = rowguard::pool::PoolConfig::new(logins.admin_url)
+        .max_size(1)
+        .build_admin()
+        .expect("admin pool");
+    let key = admin.context_key().await.expect("context key");
+    let app = rowguard::pool::PoolConfig::new(logins.app_url)
+        .context_key(key)
         .max_size(4)
         .build()
         .expect("app pool");
@@ -50,13 +56,13 @@ async fn fixture() -> Fixture {
         .collect();
     for (tenant, slug) in tenants.iter().zip(["bench-a", "bench-b"]) {
         let tenant = *tenant;
-        app.as_admin("bench fixture", async |conn| {
+        admin.as_admin("bench fixture", async |conn| {
             diesel::sql_query(
                 "INSERT INTO tenants (id, slug, name) VALUES ($1, $2, $2) ON CONFLICT (id) DO NOTHING",
             )
             .bind::<diesel::sql_types::Uuid, _>(tenant.as_uuid())
             .bind::<diesel::sql_types::Text, _>(slug)
-            .execute(&mut **conn)
+            .execute(conn)
             .await?;
             diesel::sql_query(
                 "INSERT INTO tasks (tenant_id, title)
@@ -64,7 +70,7 @@ async fn fixture() -> Fixture {
             )
             .bind::<diesel::sql_types::Uuid, _>(tenant.as_uuid())
             .bind::<diesel::sql_types::BigInt, _>(ROWS_PER_TENANT)
-            .execute(&mut **conn)
+            .execute(conn)
             .await?;
             Ok(())
         })

@@ -65,7 +65,7 @@ fn recall(got: &[Uuid], truth: &[Uuid]) -> f64 {
 
 /// Exact top-k as the admin role, for one tenant or (None) the whole table.
 async fn ground_truth(ds: &Dataset, tenant: Option<Uuid>, q: &Vector) -> Vec<Uuid> {
-    ds.app
+    ds.admin
         .as_admin("bench: ground truth", async |conn| {
             diesel::sql_query("SELECT set_config('jit', 'off', true)")
                 .execute(conn)
@@ -115,7 +115,7 @@ async fn defaults_query(ds: &Dataset, i: usize, q: &Vector) -> Vec<Uuid> {
 
 /// Unfiltered HNSW as the admin role, whole table, index forced, at `ef`.
 async fn unfiltered_query(ds: &Dataset, ef: u32, q: &Vector) -> Vec<Uuid> {
-    ds.app
+    ds.admin
         .as_admin("bench: unfiltered baseline", async |conn| {
             let shared: &diesel_async::AsyncPgConnection = conn;
             let (set, rows) = futures_util::join!(

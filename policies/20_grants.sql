@@ -6,6 +6,18 @@
 -- Nobody but the owner creates objects in public (already PostgreSQL 15's default).
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 
+-- Nor temporary tables: a temporary table named like a tenant table shadows it for
+-- every later statement of the same session that names the table unqualified, that
+-- is, for later tenant transactions on the same pooled connection. The tenant pool
+-- refuses a login that may create them. Database privileges live in the cluster-wide
+-- catalog, so a database copied from this one (CREATE DATABASE ... TEMPLATE) needs
+-- this statement again. Needs the database's owner; others get a warning only.
+DO $$
+BEGIN
+  EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database());
+END
+$$;
+
 GRANT USAGE ON SCHEMA public, rowguard TO rowguard_app, rowguard_admin;
 GRANT EXECUTE ON FUNCTION
   rowguard.current_tenant_id(),

@@ -31,10 +31,14 @@ use url::Url;
 
 use crate::error::{Error, Result};
 
-/// The login role tests and the demo act as: a member of `rowguard_app` (and of
-/// `rowguard_admin`, reachable only through `SET LOCAL ROLE`), never an owner.
+/// The login role tests and the demo act as for tenants: a member of `rowguard_app`
+/// only, never an owner.
 pub const APP_LOGIN_ROLE: &str = "rowguard_test_login";
 const APP_LOGIN_PASSWORD: &str = "rowguard_test_login";
+/// The login role of the tests' and the demo's admin pools: a member of `rowguard_admin`.
+pub const ADMIN_LOGIN_ROLE: &str = "rowguard_test_admin";
+/// The admin login's password (trust authentication ignores it).
+pub const ADMIN_LOGIN_PASSWORD: &str = "rowguard_test_admin";
 const TEST_DB_PREFIX: &str = "rowguard_test_";
 const TEMPLATE_PREFIX: &str = "rowguard_tpl_";
 const CLUSTER_DIR_PREFIX: &str = "rowguard-pg-";
@@ -64,11 +68,20 @@ impl Server {
 
     /// The URL of `database` on this server, as the application login role.
     pub fn app_url(&self, database: &str) -> String {
+        self.login_url(database, APP_LOGIN_ROLE, APP_LOGIN_PASSWORD)
+    }
+
+    /// The URL of `database` on this server, as the admin pool's login role.
+    pub fn admin_login_url(&self, database: &str) -> String {
+        self.login_url(database, ADMIN_LOGIN_ROLE, ADMIN_LOGIN_PASSWORD)
+    }
+
+    fn login_url(&self, database: &str, user: &str, password: &str) -> String {
         let mut url = with_database(&self.admin_url, database);
         // set_username/set_password fail only for URLs that cannot have credentials,
         // which a postgres:// URL always can.
-        let _ = url.set_username(APP_LOGIN_ROLE);
-        let _ = url.set_password(Some(APP_LOGIN_PASSWORD));
+        let _ = url.set_username(user);
+        let _ = url.set_password(Some(password));
         url.to_string()
     }
 
@@ -543,26 +556,67 @@ fn exec_formatted(conn: &mut PgConnection, template: &str, args: &[&str]) -> Res
     Ok(())
 }
 
-/// Creates the application login role (cluster-wide, once) as a member of
-/// `rowguard_app` and `rowguard_admin`.
+/// Creates the two login roles (cluster-wide, once): the application's, a member of
+/// `rowguard_app` only, and the admin pool's, a member of `rowguard_admin`.
 fn ensure_app_login(conn: &mut PgConnection) -> Result<()> {
-    let found: Vec<Name> =
-        diesel::sql_query("SELECT rolname::text AS name FROM pg_roles WHERE rolname = $1")
-            .bind::<Text, _>(APP_LOGIN_ROLE)
-            .load(conn)?;
-    if found.is_empty() {
-        exec_formatted(
-            conn,
-            "CREATE ROLE %I LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE PASSWORD %L",
-            &[APP_LOGIN_ROLE, APP_LOGIN_PASSWORD],
-        )?;
+    for (login, password) in [
+        (APP_LOGIN_ROLE, APP_LOGIN_PASSWORD),
+        (ADMIN_LOGIN_ROLE, ADMIN_LOGIN_PASSWORD),
+    ] {
+        let found: Vec<Name> =
+            diesel::sql_query("SELECT rolname::text AS name FROM pg_roles WHERE rolname = $1")
+                .bind::<Text, _>(login)
+                .load(conn)?;
+        if found.is_empty() {
+            exec_formatted(
+                conn,
+                "CREATE ROLE %I LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE PASSWORD %L",
+                &[login, password],
+            )?;
+        }
     }
-    exec_formatted(
-        conn,
-        "GRANT rowguard_app, rowguard_admin TO %I",
-        &[APP_LOGIN_ROLE],
-    )?;
+    exec_formatted(conn, "GRANT rowguard_app TO %I", &[APP_LOGIN_ROLE])?;
+    exec_formatted(conn, "GRANT rowguard_admin TO %I", &[ADMIN_LOGIN_ROLE])?;
+    // A cluster set up by an older rowguard made the application login an admin too.
+    exec_formatted(conn, "REVOKE rowguard_admin FROM %I", &[APP_LOGIN_ROLE])?;
     Ok(())
+}
+
+/// Gives a migrated database a random context key, unless it has one.
+fn ensure_context_key(conn: &mut PgConnection) -> Result<()> {
+    let (key, _) = crate::context::ContextKey::generate(1)?;
+    diesel::sql_query(
+        "INSERT INTO rowguard.context_keys (id, inner_pad, outer_pad) \
+         SELECT 1, $1, $2 WHERE NOT EXISTS (SELECT FROM rowguard.context_keys)",
+    )
+    .bind::<diesel::sql_types::Binary, _>(key.inner_pad())
+    .bind::<diesel::sql_types::Binary, _>(key.outer_pad())
+    .execute(conn)?;
+    Ok(())
+}
+
+/// The newest unretired context key of the database `conn` is connected to (as its
+/// owner or an admin), for a tenant pool to sign with.
+pub fn context_key(conn: &mut PgConnection) -> Result<crate::context::ContextKey> {
+    #[derive(QueryableByName)]
+    struct Pads {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        id: i32,
+        #[diesel(sql_type = diesel::sql_types::Binary)]
+        inner_pad: Vec<u8>,
+        #[diesel(sql_type = diesel::sql_types::Binary)]
+        outer_pad: Vec<u8>,
+    }
+    let pads: Pads = diesel::sql_query(
+        "SELECT id, inner_pad, outer_pad FROM rowguard.context_keys \
+          WHERE retires_at IS NULL OR retires_at > now() ORDER BY id DESC LIMIT 1",
+    )
+    .get_result(conn)?;
+    crate::context::ContextKey::from_pads(
+        u32::try_from(pads.id).map_err(|_| Error::Config("negative key id".into()))?,
+        &pads.inner_pad,
+        &pads.outer_pad,
+    )
 }
 
 /// Creates `name` as a fully migrated database, unless it exists. Concurrent callers
@@ -584,9 +638,43 @@ fn ensure_migrated_database(server: &Server, name: &str) -> Result<()> {
         {
             let mut conn = PgConnection::establish(&server.database_url(&building))?;
             crate::migrations::run_pending(&mut conn)?;
+            ensure_context_key(&mut conn)?;
         }
         exec_formatted(admin, "ALTER DATABASE %I RENAME TO %I", &[&building, name])?;
         ensure_app_login(admin)
+    })
+}
+
+/// The two logins' URLs for one database: see [`prepare_database`].
+#[derive(Clone, Debug)]
+pub struct DatabaseLogins {
+    /// As [`APP_LOGIN_ROLE`], a member of `rowguard_app` only: for a tenant pool.
+    pub app_url: String,
+    /// As [`ADMIN_LOGIN_ROLE`], a member of `rowguard_admin`: for an admin pool.
+    pub admin_url: String,
+}
+
+/// Readies a migrated database for the demo: creates the two login roles (cluster-wide;
+/// `owner_url`'s role needs CREATEROLE), gives the database a context key, keeps
+/// PUBLIC from creating temporary tables in it, and returns the logins' URLs.
+pub fn prepare_database(owner_url: &str) -> Result<DatabaseLogins> {
+    let mut conn = PgConnection::establish(owner_url)?;
+    ensure_app_login(&mut conn)?;
+    ensure_context_key(&mut conn)?;
+    diesel::sql_query(
+        "DO $$ BEGIN EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database()); END $$",
+    )
+    .execute(&mut conn)?;
+    let url = Url::parse(owner_url).map_err(|e| Error::Config(format!("not a URL: {e}")))?;
+    let login = |user: &str, password: &str| {
+        let mut url = url.clone();
+        let _ = url.set_username(user);
+        let _ = url.set_password(Some(password));
+        url.to_string()
+    };
+    Ok(DatabaseLogins {
+        app_url: login(APP_LOGIN_ROLE, APP_LOGIN_PASSWORD),
+        admin_url: login(ADMIN_LOGIN_ROLE, ADMIN_LOGIN_PASSWORD),
     })
 }
 
@@ -613,6 +701,8 @@ static SWEPT: Mutex<bool> = Mutex::new(false);
 pub struct TestDatabase {
     server: &'static Server,
     name: String,
+    /// The database's context key (copied from the template); `None` for an empty one.
+    key: Option<crate::context::ContextKey>,
 }
 
 impl TestDatabase {
@@ -654,7 +744,47 @@ impl TestDatabase {
         } else {
             exec_formatted(&mut admin, "CREATE DATABASE %I", &[&name])?;
         }
-        Ok(TestDatabase { server, name })
+        let mut db = TestDatabase {
+            server,
+            name,
+            key: None,
+        };
+        if migrated {
+            // Database privileges are not copied from the template.
+            exec_formatted(
+                &mut admin,
+                "REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC",
+                &[&db.name],
+            )?;
+            db.key = Some(context_key(&mut db.owner_conn()?)?);
+        }
+        Ok(db)
+    }
+
+    /// Stores the database's context key again (after the migrations were reverted
+    /// and re-applied, which drops the keys).
+    pub fn restore_context_key(&self) -> Result<()> {
+        let key = self.context_key();
+        diesel::sql_query(
+            "INSERT INTO rowguard.context_keys (id, inner_pad, outer_pad) VALUES ($1, $2, $3) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind::<diesel::sql_types::Integer, _>(i32::try_from(key.id()).unwrap_or(i32::MAX))
+        .bind::<diesel::sql_types::Binary, _>(key.inner_pad())
+        .bind::<diesel::sql_types::Binary, _>(key.outer_pad())
+        .execute(&mut self.owner_conn()?)?;
+        Ok(())
+    }
+
+    /// The database's context key, which its tenant pools sign with.
+    ///
+    /// # Panics
+    /// On a database made by [`TestDatabase::empty`] and never given a key.
+    pub fn context_key(&self) -> crate::context::ContextKey {
+        match &self.key {
+            Some(key) => key.clone(),
+            None => panic!("TestDatabase::empty() has no context key"),
+        }
     }
 
     /// The database's name.
@@ -688,9 +818,26 @@ impl TestDatabase {
         Ok(PgConnection::establish(&self.url_app())?)
     }
 
-    /// A pool configuration for this database as the application login role.
+    /// URL as the admin pool's login role ([`ADMIN_LOGIN_ROLE`]).
+    pub fn url_admin(&self) -> String {
+        self.server.admin_login_url(&self.name)
+    }
+
+    /// A pool configuration for this database as the application login role, with
+    /// the database's context key.
     pub fn app_pool_config(&self) -> crate::pool::PoolConfig {
-        crate::pool::PoolConfig::new(self.url_app())
+        let config = crate::pool::PoolConfig::new(self.url_app());
+        match &self.key {
+            Some(key) => config.context_key(key.clone()),
+            None => config,
+        }
+    }
+
+    /// An admin pool of at most `max_size` connections as [`ADMIN_LOGIN_ROLE`].
+    pub fn admin_pool(&self, max_size: u32) -> Result<crate::pool::AdminPool> {
+        crate::pool::PoolConfig::new(self.url_admin())
+            .max_size(max_size)
+            .build_admin()
     }
 
     /// A pool of at most `max_size` connections as the application login role.

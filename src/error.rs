@@ -73,6 +73,13 @@ pub enum Error {
     #[error("migration failed: {0}")]
     Migration(String),
 
+    /// The tenant pool's login could bypass row-level security (a superuser, a
+    /// BYPASSRLS or admin-role member, a table owner, CREATEROLE, or allowed to create
+    /// temporary tables); the message names each cause. See
+    /// [`crate::pool::PoolConfig::allow_privileged_login`].
+    #[error("unsafe login: {0}")]
+    UnsafeLogin(String),
+
     /// The server's replies did not match the statements rowguard sent, so their
     /// results were not trusted and the connection was discarded. A bug in rowguard
     /// or in a proxy between it and the server; please report it.
@@ -86,11 +93,11 @@ pub enum Error {
 
 // diesel 2.3 does not expose the SQLSTATE of an error (diesel-rs/diesel#5232 is open).
 // diesel-async maps a few SQLSTATEs to kinds (unique, foreign key, check, not null,
-// serialization, read-only); the pool reads the rest off the wire (`crate::wire`),
+// serialization, read-only); the pool reads the rest off the wire (`pool/wire.rs`, `pool/coded.rs`),
 // so every class here comes from a code or a kind, never from an error's text.
 impl From<DieselError> for Error {
     fn from(err: DieselError) -> Self {
-        Error::classify(err, crate::wire::current_sqlstate)
+        Error::classify(err, crate::pool::code_of)
     }
 }
 

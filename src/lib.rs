@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+pub mod context;
 pub mod dev;
 pub mod doctor;
 pub mod embed;
@@ -15,7 +16,6 @@ pub mod schema;
 pub mod search;
 pub mod seed;
 pub mod tenant;
-mod wire;
 
 pub use error::{Error, Result};
 pub use tenant::{MemberRole, TenantContext, TenantId, UserId};

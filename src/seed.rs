@@ -3,7 +3,7 @@
 //!
 //! [`demo`] creates the tenants `acme` (Acme Logistics, enterprise, the largest),
 //! `globex` (Globex Energy, pro) and `initech` (Initech, starter, the smallest) through
-//! [`TenantPool::as_admin`], then writes each tenant's rows *acting as that tenant*
+//! [`AdminPool::as_admin`], then writes each tenant's rows *acting as that tenant*
 //! through [`TenantPool::with_tenant`], so the RLS `WITH CHECK` of every table proves
 //! each row lands in the tenant it was written for. Every table gets rows: users with
 //! all four roles, sessions and invites (SHA-256 hashes of the known
@@ -58,7 +58,7 @@ use crate::models::{
     NewMeetingParticipant, NewMeetingSummary, NewNotification, NewSession, NewTask, NewTenant,
     NewTranscript, NewUser, TaskStatus, TenantPlan, TenantStatus, UserStatus,
 };
-use crate::pool::TenantPool;
+use crate::pool::{AdminPool, TenantPool};
 use crate::schema;
 use crate::tenant::{TenantConn, TenantContext, TenantId};
 
@@ -146,14 +146,14 @@ pub fn sha256(data: &[u8]) -> Vec<u8> {
 
 /// Seeds the demo tenants; see the [module documentation](self). Idempotent.
 ///
-/// `pool` must be able to act as `rowguard_admin` (to create tenants) and as
-/// `rowguard_app`: its login must be a member of both, or a superuser.
+/// `admin` creates the tenants (as `rowguard_admin`); `pool` writes their rows, acting
+/// as each tenant.
 ///
 /// # Errors
 /// [`Error::InvalidInput`] when a demo slug belongs to a tenant the seed did not
 /// create; database errors as classified by [`crate::Error`] (for example
-/// [`Error::Forbidden`] when the login may not act as `rowguard_admin`).
-pub async fn demo(pool: &TenantPool) -> Result<SeedReport> {
+/// [`Error::Forbidden`] when the admin login may not act as `rowguard_admin`).
+pub async fn demo(pool: &TenantPool, admin: &AdminPool) -> Result<SeedReport> {
     let specs = content::tenants();
     let embedder = HashingEmbedder::new(DEFAULT_DIMENSIONS)?;
     let now = Utc::now();
@@ -163,7 +163,7 @@ pub async fn demo(pool: &TenantPool) -> Result<SeedReport> {
     };
     for spec in &specs {
         let tenant_id = demo_id(spec.slug, "tenants", spec.slug);
-        let created = create_tenant(pool, spec, tenant_id).await?;
+        let created = create_tenant(admin, spec, tenant_id).await?;
         let ctx = TenantContext::new(TenantId::from_uuid(tenant_id));
         let mut rows = pool
             .with_tenant(&ctx, async |conn| {
@@ -192,37 +192,38 @@ pub async fn demo(pool: &TenantPool) -> Result<SeedReport> {
 
 /// Inserts the tenant row as `rowguard_admin` unless it exists, and checks that the
 /// slug is the seed's own tenant. Returns the rows inserted (0 or 1).
-async fn create_tenant(pool: &TenantPool, spec: &TenantSpec, id: Uuid) -> Result<u64> {
-    pool.as_admin("rowguard seed demo: create demo tenant", async |conn| {
-        let new = NewTenant {
-            id,
-            slug: spec.slug.to_owned(),
-            name: spec.name.to_owned(),
-            status: Some(TenantStatus::Active),
-            plan: Some(spec.plan),
-            custom_domain: spec.custom_domain.map(str::to_owned),
-            settings: Some(spec.settings.clone()),
-        };
-        let n = diesel::insert_into(schema::tenants::table)
-            .values(new)
-            .on_conflict_do_nothing()
-            .execute(conn)
-            .await?;
-        let owner: Uuid = schema::tenants::table
-            .filter(schema::tenants::slug.eq(spec.slug))
-            .select(schema::tenants::id)
-            .first(conn)
-            .await?;
-        if owner != id {
-            return Err(Error::InvalidInput(format!(
+async fn create_tenant(admin: &AdminPool, spec: &TenantSpec, id: Uuid) -> Result<u64> {
+    admin
+        .as_admin("rowguard seed demo: create demo tenant", async |conn| {
+            let new = NewTenant {
+                id,
+                slug: spec.slug.to_owned(),
+                name: spec.name.to_owned(),
+                status: Some(TenantStatus::Active),
+                plan: Some(spec.plan),
+                custom_domain: spec.custom_domain.map(str::to_owned),
+                settings: Some(spec.settings.clone()),
+            };
+            let n = diesel::insert_into(schema::tenants::table)
+                .values(new)
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await?;
+            let owner: Uuid = schema::tenants::table
+                .filter(schema::tenants::slug.eq(spec.slug))
+                .select(schema::tenants::id)
+                .first(conn)
+                .await?;
+            if owner != id {
+                return Err(Error::InvalidInput(format!(
                 "tenant slug {:?} belongs to tenant {owner}, which the demo seed did not create; \
                  refusing to write demo rows into it",
                 spec.slug
             )));
-        }
-        Ok(n as u64)
-    })
-    .await
+            }
+            Ok(n as u64)
+        })
+        .await
 }
 
 /// Inserts `rows` into `table` with `ON CONFLICT DO NOTHING`, recording their ids and

@@ -17,7 +17,6 @@ use std::str::FromStr;
 use diesel::pg::PgConnection;
 use diesel::sql_types::Text;
 use diesel::Connection;
-use diesel_async::AsyncPgConnection;
 use ref_cast::{ref_cast_custom, RefCastCustom};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -214,18 +213,16 @@ pub(crate) struct Timeouts {
 
 /// The one statement that sets a transaction's context: the role to act as
 /// (`set_config('role', ..., true)` is `SET LOCAL ROLE`; `'none'` keeps the login role),
-/// `app.tenant_id`, `app.user_id`, `app.role` and the two timeouts (NULL keeps the
-/// current value).
+/// the signed context `app.context` ([`crate::context`]) and the two timeouts (NULL
+/// keeps the current value).
 ///
 /// Its SQL is one constant string: the setting names and `true` are literals, and the
-/// six values are bound, so it is prepared once per connection, cached by its type, and
-/// each use costs six binds.
+/// four values are bound, so it is prepared once per connection, cached by its type,
+/// and each use costs four binds.
 #[derive(Debug, Clone, diesel::query_builder::QueryId)]
 pub(crate) struct ContextStatement {
     db_role: Option<String>,
-    tenant_id: String,
-    user_id: String,
-    app_role: String,
+    context: String,
     statement_timeout: Option<String>,
     idle_in_transaction_timeout: Option<String>,
 }
@@ -238,12 +235,8 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for ContextStatement {
         use diesel::sql_types::Nullable;
         out.push_sql("SELECT set_config('role', coalesce(");
         out.push_bind_param::<Nullable<Text>, _>(&self.db_role)?;
-        out.push_sql(", 'none'), true), set_config('app.tenant_id', ");
-        out.push_bind_param::<Text, _>(&self.tenant_id)?;
-        out.push_sql(", true), set_config('app.user_id', ");
-        out.push_bind_param::<Text, _>(&self.user_id)?;
-        out.push_sql(", true), set_config('app.role', ");
-        out.push_bind_param::<Text, _>(&self.app_role)?;
+        out.push_sql(", 'none'), true), set_config('app.context', ");
+        out.push_bind_param::<Text, _>(&self.context)?;
         out.push_sql(", true), set_config('statement_timeout', coalesce(");
         out.push_bind_param::<Nullable<Text>, _>(&self.statement_timeout)?;
         out.push_sql(
@@ -259,82 +252,32 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for ContextStatement {
 /// The context statement from its parts.
 pub(crate) fn context_query(
     db_role: Option<&str>,
-    tenant_id: String,
-    user_id: String,
-    app_role: String,
+    context: String,
     timeouts: Timeouts,
 ) -> ContextStatement {
     ContextStatement {
         db_role: db_role.map(str::to_owned),
-        tenant_id,
-        user_id,
-        app_role,
+        context,
         statement_timeout: timeouts.statement,
         idle_in_transaction_timeout: timeouts.idle_in_transaction,
     }
 }
 
-/// The context statement for a tenant transaction.
+/// The context statement for a tenant transaction, with its signed context.
 pub(crate) fn set_context_query(
     db_role: Option<&str>,
-    ctx: &TenantContext,
+    signed: String,
     timeouts: Timeouts,
-) -> impl diesel::query_builder::QueryFragment<diesel::pg::Pg>
-       + diesel::query_builder::QueryId
-       + Send
-       + 'static {
-    context_query(
-        db_role,
-        ctx.tenant_id.to_string(),
-        ctx.user_id.map(|u| u.to_string()).unwrap_or_default(),
-        ctx.role.map(|r| r.as_str().to_owned()).unwrap_or_default(),
-        timeouts,
-    )
+) -> ContextStatement {
+    context_query(db_role, signed, timeouts)
 }
 
 /// The context statement for an admin transaction: the admin role, and no tenant.
-pub(crate) fn set_admin_query(
-    admin_role: &str,
-    timeouts: Timeouts,
-) -> impl diesel::query_builder::QueryFragment<diesel::pg::Pg>
-       + diesel::query_builder::QueryId
-       + Send
-       + 'static {
-    context_query(
-        Some(admin_role),
-        String::new(),
-        String::new(),
-        String::new(),
-        timeouts,
-    )
+pub(crate) fn set_admin_query(admin_role: &str, timeouts: Timeouts) -> ContextStatement {
+    context_query(Some(admin_role), String::new(), timeouts)
 }
 
-/// An async connection inside a tenant transaction.
-///
-/// Derefs to [`AsyncPgConnection`], so diesel-async queries run on it directly
-/// (`query.load(conn)`); every statement is confined to the tenant by RLS. Only
-/// [`crate::pool::TenantPool::with_tenant`] creates one.
-#[derive(RefCastCustom)]
-#[repr(transparent)]
-pub struct TenantConn(AsyncPgConnection);
-
-impl TenantConn {
-    #[ref_cast_custom]
-    pub(crate) fn wrap(conn: &mut AsyncPgConnection) -> &mut TenantConn;
-}
-
-impl Deref for TenantConn {
-    type Target = AsyncPgConnection;
-    fn deref(&self) -> &AsyncPgConnection {
-        &self.0
-    }
-}
-
-impl DerefMut for TenantConn {
-    fn deref_mut(&mut self) -> &mut AsyncPgConnection {
-        &mut self.0
-    }
-}
+pub use crate::pool::TenantConn;
 
 /// A sync connection inside a tenant transaction: the twin of [`TenantConn`] for
 /// scripts, migrations and tests. Only [`with_tenant_sync`] creates one.
@@ -360,27 +303,30 @@ impl DerefMut for TenantSyncConn {
     }
 }
 
-/// Runs `f` in one transaction acting for `ctx`, on a sync connection.
+/// Runs `f` in one transaction acting for `ctx`, signed with `key`, on a sync
+/// connection.
 ///
 /// The context is set by the transaction's first statement, with bound values, and is
-/// gone when the transaction ends. Commits when `f` returns `Ok`, rolls back on `Err`
-/// (and on panic, as the transaction is never committed). `db_role` is the PostgreSQL
-/// role to act as for the transaction (normally `Some("rowguard_app")`), or `None` to
-/// act as the login role itself.
+/// gone when the transaction ends; it is valid for 60 s of transaction starts.
+/// Commits when `f` returns `Ok`, rolls back on `Err` (and on panic, as the
+/// transaction is never committed). `db_role` is the PostgreSQL role to act as for the
+/// transaction (normally `Some("rowguard_app")`), or `None` to act as the login role.
 ///
 /// ```no_run
 /// use diesel::{Connection, PgConnection, QueryDsl, RunQueryDsl};
-/// use rowguard::{tenant::with_tenant_sync, TenantContext, TenantId};
+/// use rowguard::{context::ContextKey, tenant::with_tenant_sync, TenantContext, TenantId};
 ///
 /// let mut conn = PgConnection::establish("postgres://app@localhost/app")?;
+/// let key: ContextKey = std::env::var("ROWGUARD_CONTEXT_KEY")?.parse()?;
 /// let ctx = TenantContext::new("0190b7a4-7c5e-7cc1-9b1c-6f0e2b0c1d2e".parse()?);
-/// let n: i64 = with_tenant_sync(&mut conn, Some("rowguard_app"), &ctx, |conn| {
+/// let n: i64 = with_tenant_sync(&mut conn, &key, Some("rowguard_app"), &ctx, |conn| {
 ///     Ok(rowguard::schema::tasks::table.count().get_result(&mut **conn)?)
 /// })?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn with_tenant_sync<R, F>(
     conn: &mut PgConnection,
+    key: &crate::context::ContextKey,
     db_role: Option<&str>,
     ctx: &TenantContext,
     f: F,
@@ -388,11 +334,15 @@ pub fn with_tenant_sync<R, F>(
 where
     F: FnOnce(&mut TenantSyncConn) -> Result<R>,
 {
+    let signed = key.sign(ctx, std::time::SystemTime::now() + SYNC_CONTEXT_TTL);
     conn.transaction(|conn| {
         diesel::query_dsl::methods::ExecuteDsl::<PgConnection>::execute(
-            set_context_query(db_role, ctx, Timeouts::default()),
+            set_context_query(db_role, signed, Timeouts::default()),
             conn,
         )?;
         f(TenantSyncConn::wrap(conn))
     })
 }
+
+/// How long the sync twin's contexts may open transactions.
+const SYNC_CONTEXT_TTL: std::time::Duration = std::time::Duration::from_secs(60);

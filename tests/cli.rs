@@ -13,8 +13,16 @@ use rowguard::dev::TestDatabase;
 use support::{assert_exit, stderr, stdout};
 
 fn rowguard(database_url: Option<&str>, args: &[&str]) -> Output {
+    rowguard_with(database_url, &[], args)
+}
+
+/// `rowguard args` with `DATABASE_URL` and the other variables `env` names.
+fn rowguard_with(database_url: Option<&str>, env: &[(&str, &str)], args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rowguard"));
-    cmd.args(args);
+    cmd.args(args)
+        .env_remove("ROWGUARD_ADMIN_URL")
+        .env_remove("ROWGUARD_CONTEXT_KEY")
+        .envs(env.iter().copied());
     match database_url {
         Some(url) => cmd.env("DATABASE_URL", url),
         None => cmd.env_remove("DATABASE_URL"),
@@ -56,11 +64,13 @@ fn doctor_is_clean_then_finds_a_deliberate_breach() {
 #[test]
 fn seed_demo_succeeds_twice_and_writes_nothing_the_second_time() {
     let db = TestDatabase::new().expect("test database");
-    let url = db.url_owner();
-    let first = rowguard(Some(&url), &["seed", "demo"]);
+    let url = db.url_app();
+    let admin = [("ROWGUARD_ADMIN_URL", db.url_admin())];
+    let admin: Vec<(&str, &str)> = admin.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let first = rowguard_with(Some(&url), &admin, &["seed", "demo"]);
     assert_exit(&first, 0);
     assert!(stdout(&first).contains("acme"), "{}", stdout(&first));
-    let second = rowguard(Some(&url), &["seed", "demo"]);
+    let second = rowguard_with(Some(&url), &admin, &["seed", "demo"]);
     assert_exit(&second, 0);
     assert!(
         stdout(&second).contains(" 0 rows written"),

@@ -47,9 +47,21 @@ const TABLES: [(&str, &str, &str); 3] = [
 const UNREACHABLE: &str = "postgres://rowguard@127.0.0.1:1/rowguard";
 
 fn rowguard(database_url: &str, args: &[&str]) -> Output {
+    // The admin login on the same database, where the command reads the context key.
+    let admin_url = url::Url::parse(database_url)
+        .ok()
+        .and_then(|mut u| {
+            u.set_username(rowguard::dev::ADMIN_LOGIN_ROLE).ok()?;
+            u.set_password(Some(rowguard::dev::ADMIN_LOGIN_PASSWORD))
+                .ok()?;
+            Some(u.to_string())
+        })
+        .unwrap_or_default();
     Command::new(env!("CARGO_BIN_EXE_rowguard"))
         .args(args)
         .env("DATABASE_URL", database_url)
+        .env("ROWGUARD_ADMIN_URL", admin_url)
+        .env_remove("ROWGUARD_CONTEXT_KEY")
         .env_remove("ROWGUARD_APP_ROLE")
         .output()
         .expect("run rowguard")
@@ -76,7 +88,7 @@ fn seeded() -> (TestDatabase, TenantId, TenantId) {
     let report = runtime
         .block_on(async {
             let pool = db.app_pool(2)?;
-            rowguard::seed::demo(&pool).await
+            rowguard::seed::demo(&pool, &db.admin_pool(1)?).await
         })
         .expect("seed demo");
     let id = |slug: &str| {

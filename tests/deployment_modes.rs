@@ -132,6 +132,7 @@ async fn a_member_login_as_itself_and_with_the_role_switch() {
     let url = with_user(&db.url_app(), MEMBER_LOGIN);
 
     let as_itself = PoolConfig::new(&url)
+        .context_key(db.context_key())
         .max_size(2)
         .app_role(None)
         .build()
@@ -143,7 +144,11 @@ async fn a_member_login_as_itself_and_with_the_role_switch() {
     );
     assert_isolation(&setup, &as_itself).await;
 
-    let switched = PoolConfig::new(&url).max_size(2).build().expect("pool");
+    let switched = PoolConfig::new(&url)
+        .context_key(db.context_key())
+        .max_size(2)
+        .build()
+        .expect("pool");
     assert_eq!(
         current_user(&switched, &TenantContext::new(t)).await,
         "rowguard_app"
@@ -155,7 +160,11 @@ async fn a_member_login_as_itself_and_with_the_role_switch() {
 async fn b_the_superuser_owner_with_set_local_role() {
     let db = TestDatabase::new().expect("db");
     // The migrating owner of the test databases is the cluster's superuser.
+    // An owner login is the documented opt-out: not safe against SQL inside the
+    // transaction, and refused without it.
     let pool = PoolConfig::new(db.url_owner())
+        .context_key(db.context_key())
+        .allow_privileged_login(true)
         .max_size(2)
         .build()
         .expect("pool");
@@ -168,6 +177,8 @@ async fn b_the_superuser_owner_with_set_local_role() {
 
     // Negative control: the same login without the switch bypasses RLS entirely.
     let unswitched = PoolConfig::new(db.url_owner())
+        .context_key(db.context_key())
+        .allow_privileged_login(true)
         .max_size(1)
         .app_role(None)
         .build()
@@ -227,6 +238,8 @@ async fn b_a_dedicated_non_superuser_owner_with_set_local_role() {
     assert_eq!(owns.name, OWNER_LOGIN, "the login role owns the tables");
 
     let pool = PoolConfig::new(&owner_url)
+        .context_key(db.context_key())
+        .allow_privileged_login(true)
         .max_size(2)
         .build()
         .expect("pool");
@@ -250,6 +263,8 @@ async fn b_a_dedicated_non_superuser_owner_with_set_local_role() {
 
     // Even without the switch, FORCE ROW LEVEL SECURITY confines a non-superuser owner.
     let unswitched = PoolConfig::new(&owner_url)
+        .context_key(db.context_key())
+        .allow_privileged_login(true)
         .max_size(1)
         .app_role(None)
         .build()

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use diesel::sql_types::{Integer, Uuid as SqlUuid};
 use diesel::QueryableByName;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use rowguard::dev::{LocalCluster, TestDatabase};
 use rowguard::pool::{PoolConfig, TenantPool};
 use rowguard::{Error, TenantContext};
@@ -37,7 +37,10 @@ struct Pid {
     pid: i32,
 }
 
-async fn backend_pid(conn: &mut AsyncPgConnection) -> rowguard::Result<i32> {
+async fn backend_pid<C>(conn: &mut C) -> rowguard::Result<i32>
+where
+    C: diesel_async::AsyncConnectionCore<Backend = diesel::pg::Pg>,
+{
     let p: Pid = diesel::sql_query("SELECT pg_backend_pid() AS pid")
         .get_result(conn)
         .await?;
@@ -177,7 +180,10 @@ async fn a_killed_backend_gives_connection_lost_and_the_pool_recovers_by_itself(
 async fn a_server_restart_fails_the_transaction_in_flight_and_the_next_one_succeeds() {
     let cluster = LocalCluster::start_owned().expect("own cluster");
     let url = cluster.migrated_database("restart").expect("migrated");
+    let mut owner =
+        diesel::Connection::establish(&cluster.server().database_url("restart")).expect("owner");
     let pool = PoolConfig::new(&url)
+        .context_key(rowguard::dev::context_key(&mut owner).expect("key"))
         .max_size(2)
         .checkout_timeout(Duration::from_secs(10))
         .build()
@@ -229,6 +235,7 @@ async fn a_server_restart_fails_the_transaction_in_flight_and_the_next_one_succe
 
     // While the server is down, a checkout says the server is unreachable.
     let short = PoolConfig::new(&url)
+        .context_key(pool.config().context_key.clone().expect("key"))
         .max_size(1)
         .checkout_timeout(Duration::from_millis(300))
         .build()

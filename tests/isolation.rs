@@ -11,6 +11,8 @@
 //! - the application role cannot disable RLS, turn `row_security` off to read, `SET
 //!   ROLE` to the owner, or create or drop a policy.
 
+mod support;
+
 use diesel::sql_types::{BigInt, Integer, Text, Uuid as SqlUuid};
 use diesel::{Connection, PgConnection, QueryableByName};
 use diesel_async::AsyncPgConnection;
@@ -196,7 +198,9 @@ fn insert_copy_sql(table: &TableInfo) -> String {
 
 async fn make_seed(db: &TestDatabase) -> (TenantPool, TenantId, TenantId) {
     let pool = db.app_pool(1).expect("pool");
-    let report = rowguard::seed::demo(&pool).await.expect("seed");
+    let report = rowguard::seed::demo(&pool, &support::admin_for(&pool))
+        .await
+        .expect("seed");
     assert!(
         report.tenants.len() >= 2,
         "the demo seed has several tenants"
@@ -238,14 +242,14 @@ async fn update_as_tenant_and_admin(
             Ok(())
         })
         .await;
-    let as_admin = pool
+    let as_admin = support::admin_for(pool)
         .as_admin(
             "isolation test: a write the schema must refuse",
             async |conn| {
                 diesel::sql_query(sql)
                     .bind::<SqlUuid, _>(first)
                     .bind::<SqlUuid, _>(second)
-                    .execute(&mut **conn)
+                    .execute(conn)
                     .await?;
                 Ok(())
             },
@@ -390,9 +394,13 @@ async fn copy_to_as_tenant_a_exports_only_a_rows() {
         let b_row = some_row(&mut owner, table, b);
         // The same transaction shape rowguard opens: BEGIN, then the context, bound.
         let tx = client.transaction().await.expect("begin");
+        let signed = db.context_key().sign(
+            &TenantContext::new(a),
+            std::time::SystemTime::now() + std::time::Duration::from_secs(60),
+        );
         tx.execute(
-            "SELECT set_config('role', 'rowguard_app', true), set_config('app.tenant_id', $1, true)",
-            &[&a.to_string()],
+            "SELECT set_config('role', 'rowguard_app', true), set_config('app.context', $1, true)",
+            &[&signed],
         )
         .await
         .expect("context");
@@ -425,7 +433,7 @@ async fn copy_to_as_tenant_a_exports_only_a_rows() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_a_context_every_table_reads_empty_and_every_write_fails() {
+async fn without_a_context_every_read_and_write_is_refused() {
     use diesel_async::RunQueryDsl;
     let db = TestDatabase::new().expect("db");
     let (pool, a, b) = make_seed(&db).await;
@@ -438,14 +446,17 @@ async fn without_a_context_every_table_reads_empty_and_every_write_fails() {
         let a_row = some_row(&mut owner, table, a);
         let insert = insert_copy_sql(table);
 
-        // A fresh connection that never had a context.
-        let n = diesel::RunQueryDsl::get_result::<Count>(
+        // A fresh connection that never had a context: an error, never an empty result.
+        let read = diesel::RunQueryDsl::get_result::<Count>(
             diesel::sql_query(format!("SELECT count(*) AS n FROM {t}")),
             &mut fresh,
-        )
-        .expect("select without context")
-        .n;
-        assert_eq!(n, 0, "{}: readable without a tenant", table.name);
+        );
+        assert!(
+            matches!(&read, Err(e) if e.to_string().contains("no tenant context")),
+            "{}: read without a tenant gave {:?}",
+            table.name,
+            read.map(|c| c.n)
+        );
         let written = diesel::RunQueryDsl::execute(
             diesel::sql_query(&insert)
                 .bind::<Text, _>(&a_row.json)
@@ -474,8 +485,9 @@ async fn without_a_context_every_table_reads_empty_and_every_write_fails() {
             .unscoped_for_tests(async |conn: &mut AsyncPgConnection| {
                 let n = diesel::sql_query(format!("SELECT count(*) AS n FROM {t}"))
                     .get_result::<Count>(conn)
-                    .await?
-                    .n;
+                    .await
+                    .map(|c| c.n)
+                    .map_err(|e| e.to_string());
                 let written = diesel::sql_query(&insert)
                     .bind::<Text, _>(&a_row.json)
                     .bind::<SqlUuid, _>(Uuid::now_v7())
@@ -485,9 +497,9 @@ async fn without_a_context_every_table_reads_empty_and_every_write_fails() {
             })
             .await
             .expect("unscoped");
-        assert_eq!(
-            n, 0,
-            "{}: a pooled connection still reads a tenant's rows",
+        assert!(
+            matches!(&n, Err(e) if e.contains("no tenant context")),
+            "{}: a pooled connection between transactions read {n:?}",
             table.name
         );
         assert!(
@@ -670,6 +682,7 @@ fn the_sync_twin_confines_reads_to_the_tenant_too() {
             let truth = count_where(&mut owner, table, me);
             let (all, of_other) = rowguard::tenant::with_tenant_sync(
                 &mut app,
+                &db.context_key(),
                 Some("rowguard_app"),
                 &TenantContext::new(me),
                 |conn| {

@@ -3,6 +3,8 @@
 //! files under `policies/`; and `src/schema` is what `diesel print-schema` makes of the
 //! migrated database.
 
+mod support;
+
 use std::path::Path;
 
 use diesel::sql_types::Text;
@@ -170,7 +172,9 @@ fn migrations_go_down_to_zero_and_up_again_on_a_seeded_database() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let _inside = rt.enter();
     let pool = db.app_pool(2).expect("pool");
-    let report = rt.block_on(rowguard::seed::demo(&pool)).expect("seed");
+    let report = rt
+        .block_on(rowguard::seed::demo(&pool, &support::admin_for(&pool)))
+        .expect("seed");
     assert!(report.rows_written > 0);
     drop(pool);
 
@@ -185,10 +189,12 @@ fn migrations_go_down_to_zero_and_up_again_on_a_seeded_database() {
     );
     rowguard::migrations::run_pending(&mut conn).expect("up again");
     assert_eq!(catalog(&mut conn), before);
+    // The keys went with the schema: the database gets its key back.
+    db.restore_context_key().expect("key");
 
     // The rebuilt schema takes the demo data again.
     let pool = db.app_pool(2).expect("pool");
-    rt.block_on(rowguard::seed::demo(&pool))
+    rt.block_on(rowguard::seed::demo(&pool, &support::admin_for(&pool)))
         .expect("seed after up again");
 }
 

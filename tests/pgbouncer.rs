@@ -369,6 +369,7 @@ async fn check_isolation(binary: &Path, server_conns: usize, extra: &str) {
     let tenants = tenants(&db).await;
     let bouncer = Bouncer::start(binary, &db.url_app(), server_conns, extra);
     let pool = PoolConfig::new(bouncer.url(&db.url_app()))
+        .context_key(db.context_key())
         .max_size(TENANTS as u32)
         .build()
         .expect("pool through pgbouncer");
@@ -464,6 +465,7 @@ async fn check_missing_statement(binary: &Path, extra: &str) {
     let tenants = tenants(&db).await;
     let bouncer = Bouncer::start(binary, &db.url_app(), 2, extra);
     let pool = PoolConfig::new(bouncer.url(&db.url_app()))
+        .context_key(db.context_key())
         .max_size(TENANTS as u32)
         .build()
         .expect("pool through pgbouncer");

@@ -53,11 +53,24 @@ async fn idle_state(pool: &TenantPool) -> Idle {
             .is_ok();
         let row: IdleRow = diesel::sql_query(
             "SELECT pg_backend_pid() AS pid, \
-                    coalesce(current_setting('app.tenant_id', true), '') AS tenant_setting, \
-                    (SELECT count(*) FROM tenants) AS visible_tenants",
+                    coalesce(current_setting('app.context', true), '') AS tenant_setting, \
+                    0::int8 AS visible_tenants",
         )
         .get_result(conn)
         .await?;
+        // With no context, reading a tenant table is refused (42501); a connection
+        // that still carried one would count rows instead.
+        let visible = diesel::sql_query("SELECT count(*) AS n FROM tenants")
+            .execute(conn)
+            .await;
+        let row = IdleRow {
+            visible_tenants: match visible {
+                Ok(_) => 1,
+                Err(e) if e.to_string().contains("no tenant context") => 0,
+                Err(e) => return Err(e.into()),
+            },
+            ..row
+        };
         Ok(Idle {
             pid: row.pid,
             in_transaction,
@@ -471,15 +484,24 @@ async fn the_pool_tries_each_host_in_turn_and_refuses_tls_it_cannot_speak() {
 
     // The first host refuses the connection; the second is the server.
     let failover = format!("postgres://{user}@{host}:1,{host}:{port}/{name}");
-    let pool = PoolConfig::new(failover).max_size(1).build().expect("pool");
+    let pool = PoolConfig::new(failover)
+        .context_key(db.context_key())
+        .max_size(1)
+        .build()
+        .expect("pool");
     assert_eq!(tenant_names(&pool, &ctx).await, vec!["alpha"]);
     // The key/value form works too.
     let keyvalue = format!("host={host} port={port} user={user} dbname={name} connect_timeout=5");
-    let pool = PoolConfig::new(keyvalue).max_size(1).build().expect("pool");
+    let pool = PoolConfig::new(keyvalue)
+        .context_key(db.context_key())
+        .max_size(1)
+        .build()
+        .expect("pool");
     assert_eq!(tenant_names(&pool, &ctx).await, vec!["alpha"]);
 
     let tls = format!("postgres://{user}@{host}:{port}/{name}?sslmode=require");
     let pool = PoolConfig::new(tls)
+        .context_key(db.context_key())
         .max_size(1)
         .checkout_timeout(Duration::from_millis(500))
         .build()

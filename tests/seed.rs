@@ -6,6 +6,8 @@
 //! exactly those rows; the published demo tokens resolve to their tenants.
 //! The owner connection is used only to count ground truth.
 
+mod support;
+
 use std::collections::BTreeMap;
 
 use diesel::pg::PgConnection;
@@ -104,7 +106,9 @@ fn snapshot(owner: &mut PgConnection) -> BTreeMap<String, (i64, String)> {
 
 async fn seed(db: &TestDatabase) -> SeedReport {
     let pool = db.app_pool(2).expect("app pool");
-    rowguard::seed::demo(&pool).await.expect("seed demo")
+    rowguard::seed::demo(&pool, &support::admin_for(&pool))
+        .await
+        .expect("seed demo")
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use diesel::sql_types::{Array, BigInt, Text};
 use diesel::{Connection, PgConnection};
 use diesel_async::RunQueryDsl;
-use rowguard::pool::{PoolConfig, TenantPool};
+use rowguard::pool::{AdminPool, PoolConfig, TenantPool};
 use rowguard::search::synth::{assign_tenants, tenant_counts, Mixture, MixtureSpec, SynthRng};
 use rowguard::search::{ingest_as_admin, Kind, NewEmbedding};
 use rowguard::{TenantContext, TenantId};
@@ -48,6 +48,7 @@ impl DatasetSpec {
 pub struct Dataset {
     pub tenants: Vec<(TenantId, usize)>,
     pub app: TenantPool,
+    pub admin: AdminPool,
     pub owner_url: String,
     pub mixture: Mixture,
     /// Ingest rows/s, HNSW build time and index size, when this run loaded the data.
@@ -116,16 +117,34 @@ fn slug(prefix: &str, i: usize) -> String {
     format!("{}-t{i}", prefix.replace('_', "-"))
 }
 
+/// A tenant pool and an admin pool on the migrated database `owner_url`, as the test
+/// logins, the tenant pool signing with the database's key.
+pub async fn pools(
+    owner_url: &str,
+    max_size: u32,
+    statement_timeout: Option<Duration>,
+) -> (TenantPool, AdminPool) {
+    let logins = rowguard::dev::prepare_database(owner_url).expect("logins");
+    let admin = PoolConfig::new(logins.admin_url)
+        .max_size(max_size)
+        .statement_timeout(statement_timeout)
+        .build_admin()
+        .expect("admin pool");
+    let key = admin.context_key().await.expect("context key");
+    let app = PoolConfig::new(logins.app_url)
+        .context_key(key)
+        .max_size(max_size)
+        .statement_timeout(statement_timeout)
+        .build()
+        .expect("tenant pool");
+    (app, admin)
+}
+
 /// Loads (or finds loaded) the dataset and returns its tenants and an app pool.
 pub async fn dataset(spec: &DatasetSpec, prefix: &str, log: bool) -> Dataset {
     let name = spec.database_name(prefix);
     let owner_url = rowguard::dev::migrated_database(&name).expect("migrated database");
-    let server = rowguard::dev::server().expect("server");
-    let app = PoolConfig::new(server.app_url(&name))
-        .max_size(2)
-        .statement_timeout(Some(Duration::from_secs(600)))
-        .build()
-        .expect("pool");
+    let (app, admin) = pools(&owner_url, 2, Some(Duration::from_secs(600))).await;
     let mixture = Mixture::new(spec.mixture).expect("mixture");
     let assignment =
         assign_tenants(spec.rows, &spec.shares, spec.small_tenants, spec.seed).expect("assign");
@@ -163,7 +182,7 @@ pub async fn dataset(spec: &DatasetSpec, prefix: &str, log: bool) -> Dataset {
                 ds.iter().map(move |d| (tid, *d))
             })
             .unzip();
-        app.as_admin("bench: create tenants and documents", async |conn| {
+        admin.as_admin("bench: create tenants and documents", async |conn| {
             diesel::sql_query(
                 "INSERT INTO tenants (id, slug, name) SELECT i, s, s FROM unnest($1::uuid[], $2::text[]) AS u (i, s)",
             )
@@ -208,11 +227,12 @@ pub async fn dataset(spec: &DatasetSpec, prefix: &str, log: bool) -> Dataset {
                 })
                 .collect();
             let start = Instant::now();
-            app.as_admin("bench: load embeddings", async |conn| {
-                ingest_as_admin(conn, Kind::Documents, &rows).await
-            })
-            .await
-            .expect("ingest");
+            admin
+                .as_admin("bench: load embeddings", async |conn| {
+                    ingest_as_admin(conn, Kind::Documents, &rows).await
+                })
+                .await
+                .expect("ingest");
             ingest_time += start.elapsed();
             if log && b % 20 == 0 {
                 eprintln!("  {} rows", (b + 1) * spec.batch);
@@ -244,7 +264,7 @@ pub async fn dataset(spec: &DatasetSpec, prefix: &str, log: bool) -> Dataset {
     } else if log {
         eprintln!("reusing {name} ({loaded} rows)");
     }
-    let tenants = app
+    let tenants = admin
         .as_admin("bench: list tenants", async |conn| {
             #[derive(diesel::QueryableByName)]
             struct T {
@@ -275,6 +295,7 @@ pub async fn dataset(spec: &DatasetSpec, prefix: &str, log: bool) -> Dataset {
     Dataset {
         tenants: by_index,
         app,
+        admin,
         owner_url,
         mixture,
         load,

@@ -3,6 +3,7 @@
 -- then RLS. It is the last migration, so every table it covers exists when it runs.
 -- `REVOKE CREATE ON SCHEMA public FROM PUBLIC` is deliberately not undone: it is
 -- PostgreSQL 15's default, and granting CREATE to PUBLIC would weaken the database.
+-- Nor is `REVOKE TEMPORARY ON DATABASE ... FROM PUBLIC`, for the same reason.
 -- (rowguard_admin's rights on embedding_counts were granted by
 -- 2026-11-25-000012_embedding_counts, whose counting functions need them, and go with
 -- the table when that migration is reverted.)

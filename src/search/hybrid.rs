@@ -15,7 +15,6 @@ use std::collections::HashMap;
 use diesel::pg::Pg;
 use diesel::sql_types::{Array, BigInt, Double, Text};
 use diesel::QueryableByName;
-use diesel_async::AsyncPgConnection;
 use pgvector::Vector;
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
@@ -253,7 +252,7 @@ pub async fn hybrid_search_with_report<Q: AsEmbedding + ?Sized>(
 }
 
 async fn run_hybrid(
-    conn: &mut AsyncPgConnection,
+    conn: &mut TenantConn,
     text: &str,
     vector: &Vector,
     k: usize,

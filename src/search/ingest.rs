@@ -14,7 +14,7 @@
 
 use diesel::pg::Pg;
 use diesel::sql_types::{Array, Integer, Text};
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnectionCore, RunQueryDsl};
 use pgvector::Vector;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -113,12 +113,15 @@ fn admin_sql(t: &Table) -> String {
     )
 }
 
-async fn insert(
-    conn: &mut AsyncPgConnection,
+async fn insert<C>(
+    conn: &mut C,
     sql: String,
     rows: &[&NewEmbedding],
     tenants: Option<Vec<Uuid>>,
-) -> Result<usize> {
+) -> Result<usize>
+where
+    C: AsyncConnectionCore<Backend = Pg>,
+{
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let parents: Vec<Uuid> = rows.iter().map(|r| r.parent_id).collect();
     let idx: Vec<i32> = rows.iter().map(|r| r.chunk_index).collect();

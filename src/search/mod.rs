@@ -440,7 +440,7 @@ pub async fn embedding_counts(conn: &mut TenantConn) -> Result<EmbeddingCounts> 
     read_counts(conn).await
 }
 
-async fn read_counts(conn: &mut AsyncPgConnection) -> Result<EmbeddingCounts> {
+async fn read_counts(conn: &mut TenantConn) -> Result<EmbeddingCounts> {
     let rows: Vec<CountRow> = diesel::sql_query(COUNTS_SQL).load(conn).await?;
     let tenant_id = rows
         .iter()
@@ -646,25 +646,26 @@ pub(crate) struct HitRow {
 
 /// Sends the settings and the query pipelined (one round trip) and loads the rows.
 pub(crate) async fn settings_then_load<T>(
-    conn: &mut AsyncPgConnection,
+    conn: &mut TenantConn,
     settings: Sql<'_>,
     query: Sql<'_>,
 ) -> Result<Vec<T>>
 where
     T: QueryableByName<Pg> + Send + 'static,
 {
-    let shared: &AsyncPgConnection = conn;
+    let shared: &AsyncPgConnection = conn.pg();
     let (set, rows) = futures_util::join!(
         settings.execute(&mut &*shared),
         query.load::<T>(&mut &*shared)
     );
-    set?;
-    Ok(rows?)
+    let wire = conn.wire();
+    set.map_err(|e| wire.error(e))?;
+    rows.map_err(|e| wire.error(e))
 }
 
 /// Searches one table with the plan's strategy.
 pub(crate) async fn search_table(
-    conn: &mut AsyncPgConnection,
+    conn: &mut TenantConn,
     tenant_id: Uuid,
     plan: &TablePlan,
     vector: &Vector,
@@ -710,7 +711,7 @@ pub(crate) fn sort_hits(hits: &mut [Hit]) {
 
 /// Plans and runs a vector search (after [`check_query`]); shared with hybrid search.
 pub(crate) async fn run_vector_search(
-    conn: &mut AsyncPgConnection,
+    conn: &mut TenantConn,
     vector: &Vector,
     k: usize,
     opts: &SearchOptions,

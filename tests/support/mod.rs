@@ -4,45 +4,61 @@
 
 use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
 use diesel::QueryableByName;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use rowguard::pool::TenantPool;
+use diesel_async::{AsyncConnectionCore, RunQueryDsl};
+use rowguard::pool::{AdminPool, PoolConfig, TenantPool};
 use rowguard::{MemberRole, TenantId, UserId};
+
+/// An admin pool on the same server and database as `pool`, as the tests' admin login
+/// ([`rowguard::dev::ADMIN_LOGIN_ROLE`]).
+pub fn admin_for(pool: &TenantPool) -> AdminPool {
+    let mut url = url::Url::parse(&pool.config().database_url).expect("a URL");
+    url.set_username(rowguard::dev::ADMIN_LOGIN_ROLE)
+        .expect("a URL with a user");
+    url.set_password(Some(rowguard::dev::ADMIN_LOGIN_PASSWORD))
+        .expect("a URL with a password");
+    PoolConfig::new(url.to_string())
+        .max_size(1)
+        .build_admin()
+        .expect("admin pool")
+}
 
 /// Creates a tenant as the admin role (the application role may not insert tenants).
 pub async fn make_tenant(pool: &TenantPool, slug: &str) -> TenantId {
     let id = TenantId::new_v7();
     let slug = slug.to_owned();
-    pool.as_admin("test setup: create tenant", async |conn| {
-        diesel::sql_query("INSERT INTO tenants (id, slug, name) VALUES ($1, $2, $2)")
-            .bind::<SqlUuid, _>(id.as_uuid())
-            .bind::<Text, _>(&slug)
-            .execute(conn)
-            .await?;
-        Ok(())
-    })
-    .await
-    .expect("create tenant");
+    admin_for(pool)
+        .as_admin("test setup: create tenant", async |conn| {
+            diesel::sql_query("INSERT INTO tenants (id, slug, name) VALUES ($1, $2, $2)")
+                .bind::<SqlUuid, _>(id.as_uuid())
+                .bind::<Text, _>(&slug)
+                .execute(conn)
+                .await?;
+            Ok(())
+        })
+        .await
+        .expect("create tenant");
     id
 }
 
 /// Creates a user of `tenant` with `role`, as the admin role.
 pub async fn make_user(pool: &TenantPool, tenant: TenantId, role: MemberRole) -> UserId {
     let id = UserId::new_v7();
-    pool.as_admin("test setup: create user", async |conn| {
-        diesel::sql_query(
-            "INSERT INTO users (tenant_id, id, email, display_name, role) \
+    admin_for(pool)
+        .as_admin("test setup: create user", async |conn| {
+            diesel::sql_query(
+                "INSERT INTO users (tenant_id, id, email, display_name, role) \
              VALUES ($1, $2, $3, $3, $4::member_role)",
-        )
-        .bind::<SqlUuid, _>(tenant.as_uuid())
-        .bind::<SqlUuid, _>(id.as_uuid())
-        .bind::<Text, _>(format!("{}-{id}@example.test", role.as_str()))
-        .bind::<Text, _>(role.as_str())
-        .execute(conn)
-        .await?;
-        Ok(())
-    })
-    .await
-    .expect("create user");
+            )
+            .bind::<SqlUuid, _>(tenant.as_uuid())
+            .bind::<SqlUuid, _>(id.as_uuid())
+            .bind::<Text, _>(format!("{}-{id}@example.test", role.as_str()))
+            .bind::<Text, _>(role.as_str())
+            .execute(conn)
+            .await?;
+            Ok(())
+        })
+        .await
+        .expect("create user");
     id
 }
 
@@ -53,7 +69,10 @@ struct N {
 }
 
 /// `SELECT count(*) FROM <from>` on `conn` (`from` is test-written SQL, never input).
-pub async fn count(conn: &mut AsyncPgConnection, from: &str) -> rowguard::Result<i64> {
+pub async fn count<C>(conn: &mut C, from: &str) -> rowguard::Result<i64>
+where
+    C: AsyncConnectionCore<Backend = diesel::pg::Pg>,
+{
     let row: N = diesel::sql_query(format!("SELECT count(*) AS n FROM {from}"))
         .get_result(conn)
         .await?;
@@ -61,7 +80,10 @@ pub async fn count(conn: &mut AsyncPgConnection, from: &str) -> rowguard::Result
 }
 
 /// Runs one test-written statement and returns the number of rows it affected.
-pub async fn exec(conn: &mut AsyncPgConnection, sql: &str) -> rowguard::Result<usize> {
+pub async fn exec<C>(conn: &mut C, sql: &str) -> rowguard::Result<usize>
+where
+    C: AsyncConnectionCore<Backend = diesel::pg::Pg>,
+{
     Ok(diesel::sql_query(sql).execute(conn).await?)
 }
 

@@ -9,7 +9,7 @@ use rowguard::Error;
 /// Exit code for an error: 3 configuration, 4 database unreachable, 5 anything else.
 pub fn exit_code(e: &Error) -> u8 {
     match e {
-        Error::Config(_) | Error::InvalidInput(_) => 3,
+        Error::Config(_) | Error::InvalidInput(_) | Error::UnsafeLogin(_) => 3,
         Error::ConnectionLost(_) | Error::PoolTimeout(_) => 4,
         _ => 5,
     }
@@ -22,8 +22,14 @@ pub fn hint(e: &Error) -> Option<&'static str> {
             "set DATABASE_URL, e.g. postgres://user@127.0.0.1:5432/app (`rowguard demo` needs none: it starts a private server)",
         ),
         Error::ConnectionLost(_) => Some("is the server running and DATABASE_URL right? `pg_isready -d \"$DATABASE_URL\"` tells"),
+        Error::Config(m) if m.contains("ROWGUARD_ADMIN_URL is not set") => Some(
+            "set ROWGUARD_ADMIN_URL to a login that is a member of rowguard_admin (and never the DATABASE_URL login)",
+        ),
+        Error::UnsafeLogin(_) => Some(
+            "give DATABASE_URL a login that is a member of rowguard_app only (CREATE ROLE api LOGIN IN ROLE rowguard_app), and the admin login to ROWGUARD_ADMIN_URL",
+        ),
         Error::Forbidden(m) if m.contains("set role") => Some(
-            "the DATABASE_URL login must be a member of rowguard_app and rowguard_admin (GRANT rowguard_app, rowguard_admin TO <login>), or a superuser",
+            "the DATABASE_URL login must be a member of rowguard_app, and the ROWGUARD_ADMIN_URL login of rowguard_admin",
         ),
         Error::Migration(_) => Some("the migrating role must own the schema and be allowed to CREATE EXTENSION vector and CREATE ROLE"),
         _ => None,
@@ -189,7 +195,7 @@ pub fn search(args: SearchArgs) -> rowguard::Result<ExitCode> {
     let (hits, plans): (Vec<(rowguard::search::Hit, Option<f64>)>, _) =
         runtime.block_on(async {
             // bb8 needs the runtime to build the pool.
-            let pool = rowguard::pool::TenantPool::from_env()?;
+            let pool = crate::keys::tenant_pool(4).await?;
             if args.hybrid {
                 let text = args.text.clone().unwrap_or_default();
                 let hopts = HybridOptions {

@@ -30,16 +30,18 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .map_err(|e| Error::Config(format!("cannot start the async runtime: {e}")))
 }
 
-/// `rowguard seed demo`: seeds as the `DATABASE_URL` login (a member of
-/// `rowguard_app` and `rowguard_admin`, or a superuser) and prints what it did.
+/// `rowguard seed demo`: creates the tenants through `ROWGUARD_ADMIN_URL`, writes
+/// their rows through `DATABASE_URL` (a member of `rowguard_app`), and prints what it
+/// did.
 pub fn seed_demo() -> Result<ExitCode> {
-    let config = PoolConfig::from_env()?.max_size(2);
+    let url = database_url()?;
     // A plain connection first: an unreachable server or a bad password is reported as
     // such (exit 4), not as a pool timeout.
-    drop(PgConnection::establish(&config.database_url)?);
+    drop(PgConnection::establish(&url)?);
     let report = runtime()?.block_on(async {
-        let pool = config.build()?;
-        rowguard::seed::demo(&pool).await
+        let admin = crate::keys::admin_pool()?;
+        let pool = crate::keys::tenant_pool(2).await?;
+        rowguard::seed::demo(&pool, &admin).await
     })?;
     print!("{}", render_seed_report(&report));
     println!();
@@ -105,36 +107,39 @@ fn render_seed_report(report: &SeedReport) -> String {
 
 /// `rowguard demo`: migrate, seed, and show two tenants side by side.
 pub fn demo() -> Result<ExitCode> {
-    let (url, place) = match database_url() {
+    let (urls, place) = match database_url() {
         Ok(url) => {
             let mut conn = PgConnection::establish(&url)?;
             let ran = rowguard::migrations::run_pending(&mut conn)?;
+            let urls = rowguard::dev::prepare_database(&url)?;
             let place = format!(
-                "{} ({})",
+                "{} ({}; tenants as {}, admin as {})",
                 redact(&url),
                 if ran.is_empty() {
                     "schema up to date".to_owned()
                 } else {
                     format!("applied {} migration(s)", ran.len())
-                }
+                },
+                rowguard::dev::APP_LOGIN_ROLE,
+                rowguard::dev::ADMIN_LOGIN_ROLE,
             );
-            (url, place)
+            (urls, place)
         }
         Err(_) => {
             println!("DATABASE_URL is unset: starting a private, throwaway PostgreSQL ...");
-            rowguard::dev::migrated_database("rowguard_demo")?;
-            let server = rowguard::dev::server()?;
+            let owner = rowguard::dev::migrated_database("rowguard_demo")?;
             (
-                server.app_url("rowguard_demo"),
+                rowguard::dev::prepare_database(&owner)?,
                 format!(
-                    "private PostgreSQL, database rowguard_demo as {} (removed when this command exits)",
-                    rowguard::dev::APP_LOGIN_ROLE
+                    "private PostgreSQL, database rowguard_demo; tenants as {}, admin as {} (removed when this command exits)",
+                    rowguard::dev::APP_LOGIN_ROLE,
+                    rowguard::dev::ADMIN_LOGIN_ROLE,
                 ),
             )
         }
     };
     println!("Database: {place}");
-    runtime()?.block_on(show(url))
+    runtime()?.block_on(show(urls))
 }
 
 fn redact(url: &str) -> String {
@@ -328,6 +333,39 @@ async fn prove(
                 updated == 0,
                 format!("{updated} rows"),
             ));
+            Ok(checks)
+        })
+        .await?;
+    // SQL inside the transaction names the other tenant itself: unsigned, the context
+    // is refused, and the transaction fails.
+    let forged = pool
+        .with_tenant(&me.context(), async |conn| {
+            let forged = format!("v1.1.{}...9999999999.{}", other.id, "0".repeat(64));
+            diesel::sql_query("SELECT set_config('app.context', $1, true)")
+                .bind::<diesel::sql_types::Text, _>(&forged)
+                .execute(conn)
+                .await?;
+            let n: Count = diesel::sql_query("SELECT count(*) AS n FROM deals")
+                .get_result(conn)
+                .await?;
+            Ok(n.n)
+        })
+        .await;
+    checks.push((
+        format!(
+            "set_config('app.context', <{} with a made-up signature>)",
+            other.slug
+        ),
+        matches!(forged, Err(Error::Forbidden(_))),
+        match forged {
+            Ok(n) => format!("{n} deals READ"),
+            Err(Error::Forbidden(_)) => "refused: bad signature".to_owned(),
+            Err(e) => e.to_string(),
+        },
+    ));
+    let more = pool
+        .with_tenant(&me.context(), async |conn| {
+            let mut checks = Vec::new();
             let all = count_tables(conn, tables, Some(other.id.as_uuid())).await?;
             let total: i64 = all.iter().map(|(_, n)| n).sum();
             checks.push((
@@ -338,6 +376,7 @@ async fn prove(
             Ok(checks)
         })
         .await?;
+    checks.extend(more);
     // A write into the other tenant: RLS WITH CHECK must refuse it (and the failed
     // transaction rolls back).
     let mut task = NewTask::new(other.id.as_uuid(), "Planted by another tenant");
@@ -382,7 +421,7 @@ async fn lookups(url: &str, report: &SeedReport) -> Result<()> {
     diesel::sql_query("SET ROLE rowguard_app")
         .execute(&mut conn)
         .await?;
-    println!("Before a tenant is known (as rowguard_app, no app.tenant_id):");
+    println!("Before a tenant is known (as rowguard_app, no tenant context):");
     let mut rows = Vec::new();
     let mut slugs: Vec<&str> = report.tenants.iter().map(|t| t.slug.as_str()).collect();
     slugs.push("no-such-tenant");
@@ -410,20 +449,31 @@ async fn lookups(url: &str, report: &SeedReport) -> Result<()> {
             }),
         ]);
     }
-    let n: Count = diesel::sql_query("SELECT count(*) AS n FROM deals")
-        .get_result(&mut conn)
-        .await?;
+    let n = diesel::sql_query("SELECT count(*) AS n FROM deals")
+        .get_result::<Count>(&mut conn)
+        .await;
     rows.push(vec![
         "SELECT count(*) FROM deals".to_owned(),
-        format!("{} (no tenant: RLS shows nothing)", n.n),
+        match n {
+            Ok(n) => format!("{} rows (RLS did not refuse: BREACH)", n.n),
+            Err(e) => format!("refused: {} (no tenant context)", rowguard::Error::from(e)),
+        },
     ]);
     print!("{}", indent(&table(&["call", "returns"], rows, &[])));
     Ok(())
 }
 
-async fn show(url: String) -> Result<ExitCode> {
-    let pool = PoolConfig::new(url.clone()).max_size(4).build()?;
-    let report = rowguard::seed::demo(&pool).await?;
+async fn show(urls: rowguard::dev::DatabaseLogins) -> Result<ExitCode> {
+    let admin = PoolConfig::new(urls.admin_url.clone())
+        .max_size(2)
+        .build_admin()?;
+    let key = admin.context_key().await?;
+    let pool = PoolConfig::new(urls.app_url.clone())
+        .context_key(key)
+        .max_size(4)
+        .build()?;
+    let url = urls.app_url;
+    let report = rowguard::seed::demo(&pool, &admin).await?;
     print!("{}", render_seed_report(&report));
     let (Some(a), Some(b)) = (report.tenants.as_slice().first(), report.tenants.get(1)) else {
         return Err(Error::InvalidInput(

@@ -1,6 +1,8 @@
 //! The `rowguard` command line: migrate, seed, check and demonstrate a database.
 //!
-//! Every command reads `DATABASE_URL`. Exit codes: 0 success, 1 `doctor` found
+//! Commands read `DATABASE_URL` (the tenant pool's login, or the owner for
+//! `migrate` and `doctor`), `ROWGUARD_ADMIN_URL` (the admin login) and
+//! `ROWGUARD_CONTEXT_KEY` where they need them. Exit codes: 0 success, 1 `doctor` found
 //! breaches, 2 usage error, 3 configuration error (e.g. `DATABASE_URL` unset),
 //! 4 database unreachable, 5 any other failure. `demo` exits 1 if a tenant could see
 //! the other's rows.
@@ -11,6 +13,7 @@ use clap::{Parser, Subcommand};
 
 mod cli;
 mod demo;
+mod keys;
 
 #[derive(Parser)]
 #[command(
@@ -47,13 +50,21 @@ enum Command {
     /// side and prove that neither sees the other's rows. With DATABASE_URL unset it
     /// runs on a private, throwaway PostgreSQL removed when it exits.
     Demo,
+    /// Print a signed tenant context for another client (psql, a worker in another
+    /// language). Reads ROWGUARD_CONTEXT_KEY, or the key through ROWGUARD_ADMIN_URL.
+    Context(keys::ContextArgs),
+    /// Manage the keys that sign tenant contexts (needs ROWGUARD_ADMIN_URL).
+    Keys {
+        #[command(subcommand)]
+        command: keys::KeysCommand,
+    },
 }
 
 #[derive(Subcommand)]
 enum Seed {
     /// Create (or complete) the demo tenants acme, globex and initech, with rows in every
-    /// table. Idempotent. The DATABASE_URL login must be a member of rowguard_app and
-    /// rowguard_admin, or a superuser.
+    /// table. Idempotent. Creates the tenants through ROWGUARD_ADMIN_URL and writes their
+    /// rows through DATABASE_URL (a member of rowguard_app).
     Demo,
 }
 
@@ -82,6 +93,8 @@ fn main() -> ExitCode {
         Command::Seed { what: Seed::Demo } => demo::seed_demo(),
         Command::Demo => demo::demo(),
         Command::Search(args) => cli::search(args),
+        Command::Context(args) => keys::context(args),
+        Command::Keys { command } => keys::keys(command),
     };
     match outcome {
         Ok(code) => code,

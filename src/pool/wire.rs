@@ -51,9 +51,8 @@ struct ServerError {
 #[derive(Debug, Default)]
 struct WireState {
     errors: VecDeque<ServerError>,
-    /// The status byte of the last `ReadyForQuery`: `I` idle, `T` in a transaction,
-    /// `E` in a failed transaction; 0 before the first.
-    status: u8,
+    /// The status of the last `ReadyForQuery`; `None` before the first.
+    status: Option<TxStatus>,
     /// `ReadyForQuery` messages the client has asked for so far: one for the startup,
     /// one per Sync and one per simple Query it wrote.
     asked: u64,
@@ -66,24 +65,48 @@ struct WireState {
     /// The status bytes of the `ReadyForQuery` messages answering what was written
     /// after [`Wire::start_trace`], one per statement (each statement tokio-postgres
     /// sends ends in a Sync), in order (the first [`TRACE_LIMIT`]).
-    trace: Vec<u8>,
+    trace: Vec<TxStatus>,
     /// The last two statuses of the trace, however long it is: `tail[1]` is the last.
-    tail: [u8; 2],
+    tail: [Option<TxStatus>; 2],
 }
 
 /// The most statuses a trace keeps; a pipelined transaction needs four.
 const TRACE_LIMIT: usize = 16;
 
-tokio::task_local! {
-    /// The wire of the connection the current transaction runs on, so that a diesel
-    /// error converted into [`crate::Error`] inside the caller's closure (with `?`)
-    /// is classified by its SQLSTATE.
-    pub(crate) static CURRENT: Arc<Wire>;
+/// The transaction status a `ReadyForQuery` reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TxStatus {
+    /// `I`: no transaction open.
+    Idle,
+    /// `T`: inside a transaction.
+    InTransaction,
+    /// `E`: inside a failed transaction, which only ends with a rollback.
+    Failed,
 }
 
-/// The SQLSTATE of `info`, when the current task runs a rowguard transaction.
-pub(crate) fn current_sqlstate(info: &dyn DatabaseErrorInformation) -> Option<SqlState> {
-    CURRENT.try_with(|wire| wire.sqlstate(info)).ok().flatten()
+impl TxStatus {
+    fn from_byte(b: u8) -> Option<Self> {
+        match b {
+            b'I' => Some(TxStatus::Idle),
+            b'T' => Some(TxStatus::InTransaction),
+            b'E' => Some(TxStatus::Failed),
+            _ => None,
+        }
+    }
+
+    /// The protocol's letter, for error messages.
+    pub(crate) fn letter(self) -> char {
+        match self {
+            TxStatus::Idle => 'I',
+            TxStatus::InTransaction => 'T',
+            TxStatus::Failed => 'E',
+        }
+    }
+}
+
+/// A trace as the protocol's letters (`"TTTI"`), for error messages.
+pub(crate) fn letters(trace: &[TxStatus]) -> String {
+    trace.iter().map(|s| s.letter()).collect()
 }
 
 /// What one connection's server has said: its recent errors and its transaction status.
@@ -118,7 +141,7 @@ impl Wire {
     /// True when the server's last `ReadyForQuery` said it was idle: no transaction
     /// open, failed or otherwise.
     pub(crate) fn is_idle(&self) -> bool {
-        self.lock().status == b'I'
+        self.lock().status == Some(TxStatus::Idle)
     }
 
     /// Starts recording the transaction status after each statement, from the next
@@ -131,13 +154,13 @@ impl Wire {
     pub(crate) fn start_trace(&self) {
         let mut state = self.lock();
         state.trace.clear();
-        state.tail = [0, 0];
+        state.tail = [None, None];
         state.trace_from = u64::MAX;
         state.armed = true;
     }
 
     /// The statuses recorded since [`Wire::start_trace`], oldest first.
-    pub(crate) fn trace(&self) -> Vec<u8> {
+    pub(crate) fn trace(&self) -> Vec<TxStatus> {
         self.lock().trace.clone()
     }
 
@@ -153,7 +176,7 @@ impl Wire {
     /// so the server rolled it back instead of committing.
     pub(crate) fn commit_rolled_back(&self) -> bool {
         let state = self.lock();
-        state.trace.len() >= 2 && state.tail == [b'E', b'I']
+        state.trace.len() >= 2 && state.tail == [Some(TxStatus::Failed), Some(TxStatus::Idle)]
     }
 
     /// Once a transaction opened by `BEGIN` and the context statement has ended: the
@@ -162,17 +185,27 @@ impl Wire {
     /// caller has already seen).
     pub(crate) fn opening_failure(&self) -> Option<crate::Error> {
         let trace = self.trace();
+        use TxStatus::{Failed, InTransaction};
         match trace.as_slice() {
             [] | [_] => None,
-            [b'T', b'T', ..] => None,
-            [b'T', b'E', ..] => Some(self.first_error_in_trace().unwrap_or_else(|| {
+            [InTransaction, InTransaction, ..] => None,
+            [InTransaction, Failed, ..] => Some(self.first_error_in_trace().unwrap_or_else(|| {
                 crate::Error::Protocol("the transaction context could not be set".into())
             })),
             _ => Some(crate::Error::Protocol(format!(
                 "the server's transaction states {:?} show BEGIN did not open a transaction",
-                String::from_utf8_lossy(&trace)
+                letters(&trace)
             ))),
         }
+    }
+
+    /// True when the server reported an error with `code` since the trace began.
+    pub(crate) fn trace_has_error(&self, code: &SqlState) -> bool {
+        let state = self.lock();
+        state
+            .errors
+            .iter()
+            .any(|e| e.at >= state.trace_from && &e.code == code)
     }
 
     /// The first error the server reported in the current trace, classified.
@@ -235,12 +268,15 @@ impl Wire {
             }
             Ok(Some(Message::ReadyForQuery(body))) => {
                 let mut state = self.lock();
-                state.status = body.status();
+                let status = TxStatus::from_byte(body.status());
+                state.status = status;
                 if state.answered >= state.trace_from {
-                    if state.trace.len() < TRACE_LIMIT {
-                        state.trace.push(body.status());
+                    if let Some(status) = status {
+                        if state.trace.len() < TRACE_LIMIT {
+                            state.trace.push(status);
+                        }
                     }
-                    state.tail = [state.tail[1], body.status()];
+                    state.tail = [state.tail[1], status];
                 }
                 state.answered += 1;
             }
@@ -627,7 +663,7 @@ mod tests {
         for status in [b"E", b"I", b"T", b"I"] {
             server.feed(&message(b'Z', status), &wire);
         }
-        assert_eq!(wire.trace(), b"TI");
+        assert_eq!(letters(&wire.trace()), "TI");
         assert!(wire.is_idle());
     }
 }

@@ -1,0 +1,72 @@
+//! The tenant pool's login holds nothing worth stealing.
+//!
+//! SQL inside a tenant transaction runs with everything the login can reach. Signed
+//! contexts stop it from choosing another tenant, but a login that can become a
+//! superuser, a BYPASSRLS role (such as `rowguard_admin`), a table owner (who can turn
+//! RLS off), or a role creator (who can grant itself any of these) steps around RLS
+//! altogether; one that may create temporary tables can shadow a tenant table for the
+//! later transactions of its connection. [`privileges`] lists such reach, and the
+//! tenant pool refuses to serve with [`crate::Error::UnsafeLogin`] unless
+//! [`crate::pool::PoolConfig::allow_privileged_login`] is set. `rowguard doctor` checks
+//! every login with the same query ([`crate::doctor`]).
+
+use diesel::sql_types::Text;
+use diesel::QueryableByName;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+/// One line per way `login` can bypass the tenant boundary; `$1` is the login, `$2` the
+/// admin role. Membership counts directly or through other roles (`pg_has_role(...,
+/// 'MEMBER')`: a member can `SET ROLE` to the role even where it does not inherit).
+pub(crate) const PRIVILEGES_SQL: &str = "\
+SELECT cause FROM (
+  SELECT 1 AS o, CASE WHEN r.rolname = $1 THEN 'is a superuser'
+         ELSE 'can become superuser ' || quote_ident(r.rolname) END AS cause
+    FROM pg_roles r WHERE r.rolsuper AND pg_has_role($1, r.oid, 'MEMBER')
+  UNION ALL
+  SELECT 2, CASE WHEN r.rolname = $1 THEN 'has BYPASSRLS'
+         ELSE 'can become ' || quote_ident(r.rolname) || ', which has BYPASSRLS' END
+    FROM pg_roles r
+   WHERE r.rolbypassrls AND NOT r.rolsuper AND pg_has_role($1, r.oid, 'MEMBER')
+  UNION ALL
+  SELECT 3, 'is a member of the admin role ' || quote_ident(r.rolname)
+    FROM pg_roles r
+   WHERE r.rolname = $2 AND NOT r.rolbypassrls AND pg_has_role($1, r.oid, 'MEMBER')
+  UNION ALL
+  SELECT 4, CASE WHEN r.rolname = $1 THEN 'has CREATEROLE (it could grant itself any role)'
+         ELSE 'can become ' || quote_ident(r.rolname) || ', which has CREATEROLE' END
+    FROM pg_roles r
+   WHERE r.rolcreaterole AND NOT r.rolsuper AND pg_has_role($1, r.oid, 'MEMBER')
+  UNION ALL
+  SELECT 5, 'owns ' || count(*) || ' rowguard table(s) through ' ||
+            string_agg(DISTINCT quote_ident(pg_get_userbyid(c.relowner)), ', ') ||
+            ' (an owner can disable row-level security)'
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE c.relkind IN ('r', 'p') AND n.nspname IN ('public', 'rowguard')
+     AND pg_has_role($1, c.relowner, 'MEMBER')
+  HAVING count(*) > 0
+  UNION ALL
+  SELECT 6, 'may create temporary tables in database ' || quote_ident(current_database()) ||
+            ' (a temporary table shadows a tenant table for later transactions)'
+   WHERE has_database_privilege($1, current_database(), 'TEMPORARY')
+) causes ORDER BY o, cause";
+
+#[derive(QueryableByName)]
+struct Cause {
+    #[diesel(sql_type = Text)]
+    cause: String,
+}
+
+/// The ways `login` could bypass the tenant boundary on this database; empty when it
+/// cannot.
+pub(crate) async fn privileges(
+    conn: &mut AsyncPgConnection,
+    login: &str,
+    admin_role: &str,
+) -> diesel::QueryResult<Vec<String>> {
+    let rows: Vec<Cause> = diesel::sql_query(PRIVILEGES_SQL)
+        .bind::<Text, _>(login)
+        .bind::<Text, _>(admin_role)
+        .load(conn)
+        .await?;
+    Ok(rows.into_iter().map(|c| c.cause).collect())
+}
