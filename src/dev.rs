@@ -583,7 +583,7 @@ fn ensure_app_login(conn: &mut PgConnection) -> Result<()> {
 }
 
 /// Gives a migrated database a random context key, unless it has one.
-fn ensure_context_key(conn: &mut PgConnection) -> Result<()> {
+pub fn ensure_context_key(conn: &mut PgConnection) -> Result<()> {
     let (key, _) = crate::context::ContextKey::generate(1)?;
     diesel::sql_query(
         "INSERT INTO rowguard.context_keys (id, inner_pad, outer_pad) \

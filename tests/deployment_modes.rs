@@ -228,6 +228,8 @@ async fn b_a_dedicated_non_superuser_owner_with_set_local_role() {
     let owner_url = with_user(&db.url_owner(), OWNER_LOGIN);
     let mut owner = PgConnection::establish(&owner_url).expect("owner connects");
     rowguard::migrations::run_pending(&mut owner).expect("the owner migrates");
+    rowguard::dev::ensure_context_key(&mut owner).expect("a context key");
+    let key = rowguard::dev::context_key(&mut owner).expect("the context key");
     let owns: Name = diesel::RunQueryDsl::get_result(
         diesel::sql_query(
             "SELECT pg_get_userbyid(relowner)::text AS name FROM pg_class WHERE oid = 'tasks'::regclass",
@@ -238,7 +240,7 @@ async fn b_a_dedicated_non_superuser_owner_with_set_local_role() {
     assert_eq!(owns.name, OWNER_LOGIN, "the login role owns the tables");
 
     let pool = PoolConfig::new(&owner_url)
-        .context_key(db.context_key())
+        .context_key(key.clone())
         .allow_privileged_login(true)
         .max_size(2)
         .build()
@@ -263,7 +265,7 @@ async fn b_a_dedicated_non_superuser_owner_with_set_local_role() {
 
     // Even without the switch, FORCE ROW LEVEL SECURITY confines a non-superuser owner.
     let unswitched = PoolConfig::new(&owner_url)
-        .context_key(db.context_key())
+        .context_key(key)
         .allow_privileged_login(true)
         .max_size(1)
         .app_role(None)

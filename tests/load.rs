@@ -311,7 +311,7 @@ async fn twenty_thousand_transactions_with_random_cancellations_stay_isolated_an
         let state = pool
             .unscoped_for_tests(async |conn| {
                 let s: State = diesel::sql_query(
-                    "SELECT coalesce(current_setting('app.tenant_id', true), '') AS state",
+                    "SELECT coalesce(current_setting('app.context', true), '') AS state",
                 )
                 .get_result(conn)
                 .await?;

@@ -215,7 +215,7 @@ async fn run_tenants(
                         )
                         .await?;
                         let seen: Seen = diesel::sql_query(
-                            "SELECT current_setting('app.tenant_id') AS tenant_setting, \
+                            "SELECT rowguard.current_tenant_id()::text AS tenant_setting, \
                                     pg_backend_pid() AS pid",
                         )
                         .get_result(conn)
@@ -269,7 +269,7 @@ async fn two_at_once(pool: &TenantPool, tenants: &[TenantId]) -> rowguard::Resul
             let seen = pool
                 .with_tenant(&TenantContext::new(tenant), async |conn| {
                     let seen: Seen = diesel::sql_query(
-                        "SELECT current_setting('app.tenant_id') AS tenant_setting, \
+                        "SELECT rowguard.current_tenant_id()::text AS tenant_setting, \
                                 pg_backend_pid() AS pid",
                     )
                     .get_result(conn)
@@ -396,21 +396,25 @@ async fn check_isolation(binary: &Path, server_conns: usize, extra: &str) {
         pids.len()
     );
     // Between transactions, the server connections carry no context: a read with
-    // none sees no tenant at all.
+    // none is refused.
     for _ in 0..TENANTS {
         let (setting, visible) = pool
             .unscoped_for_tests(async |conn| {
                 let seen: Seen = diesel::sql_query(
-                    "SELECT coalesce(current_setting('app.tenant_id', true), '') AS tenant_setting, \
+                    "SELECT coalesce(current_setting('app.context', true), '') AS tenant_setting, \
                             pg_backend_pid() AS pid",
                 )
                 .get_result(conn)
                 .await?;
-                Ok((seen.tenant_setting, count(conn, "tenants").await?))
+                let refused = matches!(
+                    count(conn, "tenants").await,
+                    Err(e) if e.to_string().contains("no tenant context")
+                );
+                Ok((seen.tenant_setting, refused))
             })
             .await
             .expect("unscoped read");
-        assert_eq!((setting.as_str(), visible), ("", 0));
+        assert_eq!((setting.as_str(), visible), ("", true));
     }
     let mut owner = db.owner_conn().expect("owner");
     let total: i64 = diesel::RunQueryDsl::get_result(

@@ -391,21 +391,35 @@ async fn no_role_is_the_service_context_and_anything_inconsistent_fails_closed()
     assert_eq!(rows(&pool, &roleless, "users").await, 0);
     assert_forbidden(run(&pool, &roleless, NEW_TASK).await, "user without role");
 
-    // An app.role no tier knows (as SQL injection could set it): nothing.
+    // A role set by SQL inside the transaction (as an injected statement could):
+    // unsigned, the context is refused; the old unsigned setting is not read at all.
     let member = team.as_(MemberRole::Member);
-    let seen = pool
+    let forged = format!(
+        "SELECT set_config('app.context', 'v1.1.{}.{}.superadmin.9999999999.{}', true)",
+        member.tenant_id,
+        member.user_id.expect("user"),
+        "0".repeat(64)
+    );
+    let err = pool
+        .with_tenant(&member, async |conn| {
+            exec(conn, &forged).await?;
+            count(conn, "tasks").await
+        })
+        .await;
+    assert_forbidden(err.map(|n| n as usize), "forged role, read");
+    let err = pool
+        .with_tenant(&member, async |conn| {
+            exec(conn, &forged).await?;
+            exec(conn, NEW_TASK).await
+        })
+        .await;
+    assert_forbidden(err, "forged role, write");
+    let as_member = pool
         .with_tenant(&member, async |conn| {
             exec(conn, "SELECT set_config('app.role', 'superadmin', true)").await?;
             count(conn, "tasks").await
         })
         .await
-        .expect("count");
-    assert_eq!(seen, 0, "an unknown role reads nothing");
-    let err = pool
-        .with_tenant(&member, async |conn| {
-            exec(conn, "SELECT set_config('app.role', 'superadmin', true)").await?;
-            exec(conn, NEW_TASK).await
-        })
-        .await;
-    assert_forbidden(err, "unknown role");
+        .expect("the unsigned setting changes nothing");
+    assert_eq!(as_member, rows(&pool, &member, "tasks").await);
 }

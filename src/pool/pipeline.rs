@@ -183,7 +183,7 @@ pub(crate) fn unexpected_replies(trace: &[TxStatus]) -> Error {
 /// transaction ran `DEALLOCATE`): every later use of it would fail, so the pool
 /// discards the connection.
 fn discard_if_statements_lost(conn: &mut AsyncPgConnection, wire: &Wire) {
-    if wire.trace_has_error(&SqlState::INVALID_SQL_STATEMENT_NAME) {
+    if wire.take_deallocated() || wire.trace_has_error(&SqlState::INVALID_SQL_STATEMENT_NAME) {
         tracing::warn!(
             "a prepared statement was deallocated inside a transaction; discarding the connection"
         );

@@ -68,6 +68,9 @@ struct WireState {
     trace: Vec<TxStatus>,
     /// The last two statuses of the trace, however long it is: `tail[1]` is the last.
     tail: [Option<TxStatus>; 2],
+    /// A `DEALLOCATE` completed: statements diesel-async's cache holds may be gone
+    /// from the server.
+    deallocated: bool,
 }
 
 /// The most statuses a trace keeps; a pipelined transaction needs four.
@@ -199,6 +202,12 @@ impl Wire {
         }
     }
 
+    /// True (once) when a `DEALLOCATE` has completed on this connection since the last
+    /// call: SQL dropped prepared statements that diesel-async's cache still lists.
+    pub(crate) fn take_deallocated(&self) -> bool {
+        std::mem::take(&mut self.lock().deallocated)
+    }
+
     /// True when the server reported an error with `code` since the trace began.
     pub(crate) fn trace_has_error(&self, code: &SqlState) -> bool {
         let state = self.lock();
@@ -264,6 +273,11 @@ impl Wire {
                         constraint: constraint.or(column),
                         at,
                     });
+                }
+            }
+            Ok(Some(Message::CommandComplete(body))) => {
+                if body.tag().is_ok_and(|t| t.starts_with("DEALLOCATE")) {
+                    self.lock().deallocated = true;
                 }
             }
             Ok(Some(Message::ReadyForQuery(body))) => {
@@ -347,7 +361,8 @@ impl Scanner {
                                 wire.asked(header.tag());
                             }
                         } else {
-                            self.keep = matches!(header.tag(), b'E' | b'Z');
+                            // CommandComplete ('C') only for its tag: a few bytes.
+                            self.keep = matches!(header.tag(), b'E' | b'Z' | b'C');
                         }
                         self.remaining = Some((header.len() as usize).saturating_sub(4));
                         if !self.keep {
