@@ -117,24 +117,23 @@ async fn defaults_query(ds: &Dataset, i: usize, q: &Vector) -> Vec<Uuid> {
 async fn unfiltered_query(ds: &Dataset, ef: u32, q: &Vector) -> Vec<Uuid> {
     ds.admin
         .as_admin("bench: unfiltered baseline", async |conn| {
-            let shared: &diesel_async::AsyncPgConnection = conn;
-            let (set, rows) = futures_util::join!(
-                diesel::sql_query(
+            // An AdminConn runs one statement at a time (no pipelining through it).
+            diesel::sql_query(
                     "SELECT set_config('hnsw.ef_search', $1, true), set_config('enable_seqscan', 'off', true), \
                             set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true), \
                             set_config('jit', 'off', true)",
                 )
                 .bind::<Text, _>(ef.to_string())
-                .execute(&mut &*shared),
-                diesel::sql_query(
-                    "SELECT id FROM document_embeddings ORDER BY embedding <=> $1 LIMIT $2",
-                )
-                .bind::<pgvector::sql_types::Vector, _>(q)
-                .bind::<BigInt, _>(K as i64)
-                .load::<IdRow>(&mut &*shared)
-            );
-            set?;
-            Ok(rows?.into_iter().map(|r| r.id).collect())
+                .execute(conn)
+                .await?;
+            let rows = diesel::sql_query(
+                "SELECT id FROM document_embeddings ORDER BY embedding <=> $1 LIMIT $2",
+            )
+            .bind::<pgvector::sql_types::Vector, _>(q)
+            .bind::<BigInt, _>(K as i64)
+            .load::<IdRow>(conn)
+            .await?;
+            Ok(rows.into_iter().map(|r| r.id).collect())
         })
         .await
         .expect("unfiltered query")

@@ -40,14 +40,18 @@ use serde::Serialize;
 pub struct DoctorOptions {
     /// The roles applications act as. Each of them, and every LOGIN role that is a member
     /// of one of them (directly or through other roles), must be NOSUPERUSER, NOBYPASSRLS
-    /// and own no table.
+    /// and own no table; each such login must moreover be unable to become any role
+    /// that could, to create roles, or to create temporary tables.
     pub app_roles: Vec<String>,
+    /// The admin role (BYPASSRLS), which no login of an application role may reach.
+    pub admin_role: String,
 }
 
 impl Default for DoctorOptions {
     fn default() -> Self {
         Self {
             app_roles: vec!["rowguard_app".to_owned()],
+            admin_role: "rowguard_admin".to_owned(),
         }
     }
 }
@@ -119,6 +123,11 @@ pub enum Rule {
     /// An application role (or a LOGIN member of one) owns, or has the rights of the owner
     /// of, a table or view.
     AppRoleOwnsTable,
+    /// A LOGIN member of an application role can step around RLS another way: it can
+    /// become a superuser, a BYPASSRLS role or the admin role (`SET ROLE`), has
+    /// CREATEROLE, or may create temporary tables (which shadow tenant tables). The
+    /// tenant pool refuses such a login.
+    LoginCanBypassRls,
     /// The pgvector extension (`vector`) is not installed.
     PgvectorMissing,
     /// pgvector is older than 0.8.0 (no iterative index scans: filtered searches can
@@ -148,6 +157,7 @@ impl Rule {
         Rule::AppRoleSuperuser,
         Rule::AppRoleBypassRls,
         Rule::AppRoleOwnsTable,
+        Rule::LoginCanBypassRls,
         Rule::PgvectorMissing,
         Rule::PgvectorTooOld,
         Rule::PgvectorCve2026_3172,
@@ -172,6 +182,7 @@ impl Rule {
             Rule::AppRoleSuperuser => "app_role_superuser",
             Rule::AppRoleBypassRls => "app_role_bypass_rls",
             Rule::AppRoleOwnsTable => "app_role_owns_table",
+            Rule::LoginCanBypassRls => "login_can_bypass_rls",
             Rule::PgvectorMissing => "pgvector_missing",
             Rule::PgvectorTooOld => "pgvector_too_old",
             Rule::PgvectorCve2026_3172 => "pgvector_cve_2026_3172",
@@ -314,6 +325,7 @@ pub fn diagnose(conn: &mut PgConnection, opts: &DoctorOptions) -> crate::Result<
     findings.extend(security_definer_executable_by_public(conn)?);
     findings.extend(app_role_attributes(conn, opts)?);
     findings.extend(app_roles_owning_tables(conn, opts)?);
+    findings.extend(logins_that_can_bypass_rls(conn, opts)?);
     findings.extend(pgvector_version(conn)?);
     findings.sort_by(|a, b| {
         (a.severity, a.rule, &a.object, &a.detail).cmp(&(b.severity, b.rule, &b.object, &b.detail))
@@ -881,6 +893,64 @@ fn app_role_attributes(
                     "{who} has BYPASSRLS and sees every tenant's rows. Run `ALTER ROLE {} NOBYPASSRLS`; \
                      cross-tenant work goes through rowguard_admin.",
                     quote_ident(&r.rolname)
+                ),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+#[derive(QueryableByName)]
+struct LoginName {
+    #[diesel(sql_type = Text)]
+    rolname: String,
+}
+
+#[derive(QueryableByName)]
+struct Cause {
+    #[diesel(sql_type = Text)]
+    cause: String,
+}
+
+/// `login_can_bypass_rls`: every LOGIN member of an application role, checked with the
+/// very query the tenant pool runs on its login at start (`pool/login.rs`). Causes the
+/// rules above already report (the login's own SUPERUSER, BYPASSRLS, table ownership)
+/// are left to them.
+fn logins_that_can_bypass_rls(
+    conn: &mut PgConnection,
+    opts: &DoctorOptions,
+) -> crate::Result<Vec<Finding>> {
+    // Superusers are reported by `app_role_superuser`; every role check passes for them.
+    let logins: Vec<LoginName> = sql_query(concat!(
+        "WITH ",
+        app_roles_cte!(),
+        " SELECT a.rolname FROM app_roles a JOIN pg_roles r ON r.oid = a.oid",
+        " WHERE r.rolcanlogin AND NOT r.rolsuper ORDER BY a.rolname"
+    ))
+    .bind::<Array<Text>, _>(&opts.app_roles)
+    .load(conn)?;
+    let mut out = Vec::new();
+    for login in logins {
+        let causes: Vec<Cause> = sql_query(crate::pool::PRIVILEGES_SQL)
+            .bind::<Text, _>(&login.rolname)
+            .bind::<Text, _>(&opts.admin_role)
+            .load(conn)?;
+        for Cause { cause } in causes {
+            if cause.starts_with("is a superuser")
+                || cause.starts_with("has BYPASSRLS")
+                || cause.starts_with("owns ")
+            {
+                continue;
+            }
+            out.push(Finding::error(
+                Rule::LoginCanBypassRls,
+                &login.rolname,
+                format!(
+                    "This LOGIN member of an application role {cause}. SQL inside a tenant \
+                     transaction could use that to leave its tenant, and the tenant pool refuses \
+                     to serve on it. Give applications a login that is a member of the \
+                     application role only (admin work goes through a separate login), and \
+                     `REVOKE TEMPORARY ON DATABASE ... FROM PUBLIC`."
                 ),
             ));
         }

@@ -133,3 +133,133 @@ fn demo_without_database_url_runs_on_its_own_private_server() {
     assert!(text.contains("private PostgreSQL"), "{text}");
     assert!(text.contains("checks passed"), "{text}");
 }
+
+/// Runs psql (a real client) on `url` with `commands`, each its own `-c`, in one session.
+fn psql(url: &str, commands: &[&str]) -> Output {
+    let mut cmd = Command::new("psql");
+    cmd.arg(url)
+        .args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1"]);
+    for c in commands {
+        cmd.arg("-c").arg(c);
+    }
+    cmd.output().expect("run psql")
+}
+
+#[test]
+fn a_context_from_rowguard_context_acts_as_the_tenant_in_psql_and_a_tampered_one_is_refused() {
+    let db = TestDatabase::new().expect("test database");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let pool = rt.block_on(async { db.app_pool(1) }).expect("pool");
+    let (a, b) = rt.block_on(async {
+        let a = support::make_tenant(&pool, "psql-a").await;
+        let b = support::make_tenant(&pool, "psql-b").await;
+        for (t, n) in [(a, 1), (b, 2)] {
+            for _ in 0..n {
+                pool.with_tenant(&rowguard::TenantContext::new(t), async |conn| {
+                    support::exec(
+                        conn,
+                        "INSERT INTO tasks (tenant_id, title) VALUES (rowguard.current_tenant_id(), 't')",
+                    )
+                    .await
+                })
+                .await
+                .expect("task");
+            }
+        }
+        (a, b)
+    });
+    let admin = db.url_admin();
+    let out = rowguard_with(
+        None,
+        &[("ROWGUARD_ADMIN_URL", admin.as_str())],
+        &[
+            "context",
+            "--tenant",
+            &a.to_string(),
+            "--ttl",
+            "2m",
+            "--sql",
+        ],
+    );
+    assert_exit(&out, 0);
+    let statement = stdout(&out).trim().to_owned();
+    assert!(
+        statement.starts_with("SELECT set_config('app.context', 'v1."),
+        "{statement}"
+    );
+
+    // The statement acts as tenant a: a's one task, none of b's two.
+    let run = psql(
+        &db.url_app(),
+        &["BEGIN", &statement, "SELECT count(*) FROM tasks", "COMMIT"],
+    );
+    assert_exit(&run, 0);
+    assert_eq!(stdout(&run).lines().last(), Some("1"), "{}", stdout(&run));
+
+    // The same statement naming b instead: the signature no longer matches.
+    let tampered = statement.replace(&a.to_string(), &b.to_string());
+    assert_ne!(tampered, statement);
+    let run = psql(
+        &db.url_app(),
+        &["BEGIN", &tampered, "SELECT count(*) FROM tasks", "COMMIT"],
+    );
+    assert_ne!(run.status.code(), Some(0), "{}", stdout(&run));
+    assert!(stderr(&run).contains("bad signature"), "{}", stderr(&run));
+
+    // --json names the setting and its value.
+    let out = rowguard_with(
+        None,
+        &[("ROWGUARD_ADMIN_URL", admin.as_str())],
+        &["context", "--tenant", &a.to_string(), "--json"],
+    );
+    assert_exit(&out, 0);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert!(json["settings"]["app.context"]
+        .as_str()
+        .is_some_and(|v| v.starts_with("v1.")));
+}
+
+#[test]
+fn keys_rotate_adds_a_key_both_stay_valid_through_the_grace_period() {
+    let db = TestDatabase::new().expect("test database");
+    let admin = db.url_admin();
+    let out = rowguard_with(
+        None,
+        &[("ROWGUARD_ADMIN_URL", admin.as_str())],
+        &["keys", "rotate", "--grace", "1h"],
+    );
+    assert_exit(&out, 0);
+    let line = stdout(&out);
+    let key = line
+        .trim()
+        .strip_prefix("ROWGUARD_CONTEXT_KEY=")
+        .expect("the new key")
+        .to_owned();
+    assert!(key.starts_with("2:"), "{key}");
+    // The new key signs a context the database accepts, and so does the old one.
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    for signer in [key.parse().expect("key"), db.context_key()] {
+        let n = rt
+            .block_on(async {
+                let pool = db
+                    .app_pool_config()
+                    .context_key(signer)
+                    .max_size(1)
+                    .build()?;
+                pool.with_tenant(
+                    &rowguard::TenantContext::new(rowguard::TenantId::new_v7()),
+                    async |conn| support::count(conn, "tasks").await,
+                )
+                .await
+            })
+            .expect("a context signed with either key is accepted");
+        assert_eq!(n, 0);
+    }
+    let list = rowguard_with(
+        None,
+        &[("ROWGUARD_ADMIN_URL", admin.as_str())],
+        &["keys", "list"],
+    );
+    assert_exit(&list, 0);
+    assert!(stdout(&list).contains("retires"), "{}", stdout(&list));
+}

@@ -404,6 +404,7 @@ impl<'a> ThrowawayRoles<'a> {
     fn opts(&self) -> DoctorOptions {
         DoctorOptions {
             app_roles: vec![self.app.clone()],
+            ..DoctorOptions::default()
         }
     }
 }
@@ -454,6 +455,49 @@ fn break_roles(db: &TestDatabase, roles: &ThrowawayRoles<'_>, sql: Option<&str>)
 }
 
 #[test]
+fn login_can_bypass_rls_fires_for_an_admin_member_a_role_creator_and_temp_tables() {
+    let db = TestDatabase::new().expect("test database");
+    for (what, sql) in [
+        ("a member of rowguard_admin", "GRANT rowguard_admin TO %I"),
+        ("CREATEROLE", "ALTER ROLE %I CREATEROLE"),
+        ("temporary tables", "GRANT TEMPORARY ON DATABASE {db} TO %I"),
+    ] {
+        let roles = ThrowawayRoles::new(&db, "NOSUPERUSER NOBYPASSRLS NOCREATEROLE");
+        // Test database names are plain identifiers (rowguard_test_<digits>_...).
+        let sql = sql.replace("{db}", db.name());
+        let (before, added) = break_roles(&db, &roles, Some(&sql));
+        assert_eq!(before, Found::new(), "{what}");
+        assert_eq!(
+            added,
+            found(&[(Rule::LoginCanBypassRls, &roles.login)]),
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn login_can_bypass_rls_is_silent_for_the_shipped_logins() {
+    let db = TestDatabase::new().expect("test database");
+    let mut owner = db.owner_conn().expect("owner connection");
+    let r = report(&mut owner, &DoctorOptions::default());
+    assert!(
+        !r.findings.iter().any(|f| f.rule == Rule::LoginCanBypassRls),
+        "{r}"
+    );
+    // The shipped application login is one of the logins checked.
+    let logins: Vec<Stmt> = diesel::sql_query(
+        "SELECT m.rolname::text AS stmt FROM pg_auth_members am \
+           JOIN pg_roles m ON m.oid = am.member JOIN pg_roles g ON g.oid = am.roleid \
+          WHERE g.rolname = 'rowguard_app' AND m.rolcanlogin",
+    )
+    .load(&mut owner)
+    .expect("members");
+    assert!(logins
+        .iter()
+        .any(|l| l.stmt == rowguard::dev::APP_LOGIN_ROLE));
+}
+
+#[test]
 fn app_role_superuser() {
     let db = TestDatabase::new().expect("test database");
     let roles = ThrowawayRoles::new(&db, "NOSUPERUSER");
@@ -487,6 +531,7 @@ fn app_role_missing() {
     let name = format!("rg_doctor_nobody_{}", std::process::id());
     let opts = DoctorOptions {
         app_roles: vec![name.clone()],
+        ..DoctorOptions::default()
     };
     let r = report(&mut owner, &opts);
     let errors: Found = r.errors().map(|f| (f.rule, f.object.clone())).collect();

@@ -428,7 +428,10 @@ async fn fetch_refuses_results_whose_replies_do_not_match_the_one_round_trip_sha
     // The reply check catches it (Protocol); should the query run first after COMMIT,
     // it has no context and is refused (Forbidden). Either way: no rows.
     assert!(
-        matches!(err, rowguard::Error::Protocol(_) | rowguard::Error::Forbidden(_)),
+        matches!(
+            err,
+            rowguard::Error::Protocol(_) | rowguard::Error::Forbidden(_)
+        ),
         "{err:?}"
     );
     // The connection was not trusted again, and the query works from scratch.

@@ -65,6 +65,7 @@ use tracing::Instrument;
 pub(crate) use coded::code_of;
 pub use config::PoolConfig;
 pub use conn::{AdminConn, TenantConn};
+pub(crate) use login::PRIVILEGES_SQL;
 
 use crate::context::ContextKey;
 use crate::error::{Error, Result};

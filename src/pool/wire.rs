@@ -275,10 +275,10 @@ impl Wire {
                     });
                 }
             }
-            Ok(Some(Message::CommandComplete(body))) => {
-                if body.tag().is_ok_and(|t| t.starts_with("DEALLOCATE")) {
-                    self.lock().deallocated = true;
-                }
+            Ok(Some(Message::CommandComplete(body)))
+                if body.tag().is_ok_and(|t| t.starts_with("DEALLOCATE")) =>
+            {
+                self.lock().deallocated = true;
             }
             Ok(Some(Message::ReadyForQuery(body))) => {
                 let mut state = self.lock();

@@ -63,7 +63,13 @@ pub fn migrate() -> rowguard::Result<ExitCode> {
 
 pub fn doctor(json: bool, app_roles: Vec<String>) -> rowguard::Result<ExitCode> {
     let mut conn = connect()?;
-    let report = diagnose(&mut conn, &DoctorOptions { app_roles })?;
+    let report = diagnose(
+        &mut conn,
+        &DoctorOptions {
+            app_roles,
+            ..DoctorOptions::default()
+        },
+    )?;
     if json {
         let text = serde_json::to_string_pretty(&report)
             .map_err(|e| Error::InvalidInput(format!("cannot render the report: {e}")))?;
