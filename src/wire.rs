@@ -14,6 +14,9 @@
 //!
 //! Parsing uses `postgres-protocol`, the same crate tokio-postgres parses with;
 //! nothing is rewritten or delayed: the tap only copies the few bytes it keeps.
+//!
+//! The tap is generic over the stream it reads and knows the `SSLRequest` that may
+//! precede the startup packet, so that it can sit on plaintext above a TLS stream.
 
 use std::collections::VecDeque;
 use std::io;
@@ -256,11 +259,21 @@ impl Wire {
 /// From the client, only Sync (`S`) and simple Query (`Q`) headers are counted, each
 /// of which the server answers with one `ReadyForQuery`; the client's first message,
 /// the startup packet, has no tag byte (and its answer ends in a `ReadyForQuery` too).
+///
+/// Before the startup packet the client may send an `SSLRequest`, also untagged (its
+/// length, 8, then a code in place of the protocol version), which the server answers
+/// with a single unframed byte: `N`, and the startup packet follows in plaintext, or
+/// `S`, and what follows on this socket is TLS, which the scanners then leave alone.
 #[derive(Debug)]
 struct Scanner {
     from_client: bool,
-    /// The client's untagged startup packet is still to come.
+    /// The client's untagged startup packet (or an `SSLRequest` before it) is still to come.
     startup: bool,
+    /// From the client: an `SSLRequest` was just written. From the server: the
+    /// one-byte answer to it is the next byte.
+    negotiating: bool,
+    /// The bytes that pass are not PostgreSQL messages (TLS records): ignore them.
+    quiet: bool,
     /// The message being assembled: its header, then (if kept) its body.
     message: Vec<u8>,
     /// Body bytes of the current message still to come; `None` while reading a header.
@@ -273,6 +286,8 @@ impl Scanner {
         Self {
             from_client: false,
             startup: false,
+            negotiating: false,
+            quiet: false,
             message: Vec::new(),
             remaining: None,
             keep: false,
@@ -288,16 +303,31 @@ impl Scanner {
     }
 
     fn feed(&mut self, mut data: &[u8], wire: &Wire) {
-        while !data.is_empty() {
+        while !data.is_empty() && !self.quiet {
             match self.remaining {
+                None if self.negotiating && !self.from_client => {
+                    let answer = data[0];
+                    data = &data[1..];
+                    self.negotiating = false;
+                    self.quiet = answer == b'S';
+                }
                 None if self.startup => {
-                    let take = (4 - self.message.len()).min(data.len());
+                    // The length and the protocol version (or request code) together.
+                    let take = (8 - self.message.len()).min(data.len());
                     self.message.extend_from_slice(&data[..take]);
                     data = &data[take..];
-                    if let Ok(len) = <[u8; 4]>::try_from(self.message.as_slice()) {
-                        self.startup = false;
-                        self.remaining = Some((u32::from_be_bytes(len) as usize).saturating_sub(4));
+                    if let Ok(head) = <[u8; 8]>::try_from(self.message.as_slice()) {
+                        let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
+                        let code = u32::from_be_bytes([head[4], head[5], head[6], head[7]]);
                         self.message.clear();
+                        if len == 8 && matches!(code, SSL_REQUEST | GSSENC_REQUEST) {
+                            // Answered by one byte, not by a ReadyForQuery; the
+                            // startup packet is still to come.
+                            self.negotiating = true;
+                            continue;
+                        }
+                        self.startup = false;
+                        self.remaining = Some((len as usize).saturating_sub(8));
                         wire.asked(0);
                     }
                 }
@@ -340,19 +370,51 @@ impl Scanner {
     }
 }
 
+/// The request code of an `SSLRequest` (in place of the protocol version).
+const SSL_REQUEST: u32 = 80_877_103;
+/// The request code of a `GSSENCRequest`, answered the same way (tokio-postgres sends
+/// none, but a tap that knows it cannot mistake one for a startup packet).
+const GSSENC_REQUEST: u32 = 80_877_104;
+
 /// A socket the pool can open: TCP or a Unix-domain socket.
 trait Socket: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Socket for T {}
 
-/// The connection's socket, with the backend's messages read as they pass.
-struct Tap {
-    inner: Box<dyn Socket>,
+/// A byte stream (the socket, or the TLS stream over it) with the backend's messages
+/// read as they pass.
+struct Tap<S = Box<dyn Socket>> {
+    inner: S,
     wire: Arc<Wire>,
     reads: Scanner,
     writes: Scanner,
 }
 
-impl AsyncRead for Tap {
+impl<S> Tap<S> {
+    /// Taps `inner`, whose next bytes are the client's first message, for `wire`.
+    fn new(inner: S, wire: Arc<Wire>) -> Self {
+        Self {
+            inner,
+            wire,
+            reads: Scanner::from_server(),
+            writes: Scanner::from_client(),
+        }
+    }
+
+    fn read_passed(&mut self, data: &[u8]) {
+        self.reads.feed(data, &self.wire);
+        // After an `S` the client speaks TLS on this socket too.
+        self.writes.quiet |= self.reads.quiet;
+    }
+
+    fn write_passed(&mut self, data: &[u8]) {
+        self.writes.feed(data, &self.wire);
+        if std::mem::take(&mut self.writes.negotiating) {
+            self.reads.negotiating = true;
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Tap<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -362,13 +424,13 @@ impl AsyncRead for Tap {
         let this = &mut *self;
         let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = polled {
-            this.reads.feed(&buf.filled()[before..], &this.wire);
+            this.read_passed(&buf.filled()[before..]);
         }
         polled
     }
 }
 
-impl AsyncWrite for Tap {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Tap<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -377,7 +439,7 @@ impl AsyncWrite for Tap {
         let this = &mut *self;
         let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = polled {
-            this.writes.feed(&buf[..n], &this.wire);
+            this.write_passed(&buf[..n]);
         }
         polled
     }
@@ -392,7 +454,7 @@ impl AsyncWrite for Tap {
         if let Poll::Ready(Ok(mut n)) = polled {
             for buf in bufs {
                 let take = n.min(buf.len());
-                this.writes.feed(&buf[..take], &this.wire);
+                this.write_passed(&buf[..take]);
                 n -= take;
                 if n == 0 {
                     break;
@@ -433,12 +495,7 @@ pub(crate) async fn connect(url: &str) -> Result<(AsyncPgConnection, Arc<Wire>),
     config.ssl_mode(SslMode::Disable);
     let socket = open_socket(&config).await?;
     let wire = Arc::new(Wire::default());
-    let tap = Tap {
-        inner: socket,
-        wire: Arc::clone(&wire),
-        reads: Scanner::from_server(),
-        writes: Scanner::from_client(),
-    };
+    let tap = Tap::new(socket, Arc::clone(&wire));
     let (client, connection) = config
         .connect_raw(tap, tokio_postgres::NoTls)
         .await
@@ -629,5 +686,63 @@ mod tests {
         }
         assert_eq!(wire.trace(), b"TI");
         assert!(wire.is_idle());
+    }
+
+    fn startup_packet() -> Vec<u8> {
+        let mut body = 196_608u32.to_be_bytes().to_vec();
+        body.extend_from_slice(b"user\0app\0\0");
+        let mut packet = (body.len() as u32 + 4).to_be_bytes().to_vec();
+        packet.extend(body);
+        packet
+    }
+
+    #[test]
+    fn a_declined_ssl_request_is_not_taken_for_the_startup_packet() {
+        let mut request = 8u32.to_be_bytes().to_vec();
+        request.extend_from_slice(&SSL_REQUEST.to_be_bytes());
+        let mut replies = message(b'R', &[0, 0, 0, 0]);
+        replies.extend(message(b'E', &error_body("28000", "no such role")));
+        replies.extend(message(b'Z', b"I"));
+        for chunk in 1..=8 {
+            let wire = Arc::new(Wire::default());
+            let mut tap = Tap::new((), Arc::clone(&wire));
+            for piece in request.chunks(chunk) {
+                tap.write_passed(piece);
+            }
+            tap.read_passed(b"N");
+            for piece in startup_packet().chunks(chunk) {
+                tap.write_passed(piece);
+            }
+            for piece in replies.chunks(chunk) {
+                tap.read_passed(piece);
+            }
+            assert_eq!(
+                wire.sqlstate(&Info("no such role")),
+                Some(SqlState::INVALID_AUTHORIZATION_SPECIFICATION),
+                "chunk {chunk}"
+            );
+            assert!(wire.is_idle(), "chunk {chunk}");
+            let state = wire.lock();
+            assert_eq!((state.asked, state.answered), (1, 1), "chunk {chunk}");
+        }
+    }
+
+    #[test]
+    fn after_an_accepted_ssl_request_the_socket_tap_reads_nothing() {
+        let wire = Arc::new(Wire::default());
+        let mut tap = Tap::new((), Arc::clone(&wire));
+        let mut request = 8u32.to_be_bytes().to_vec();
+        request.extend_from_slice(&SSL_REQUEST.to_be_bytes());
+        tap.write_passed(&request);
+        // Whatever follows the `S`, in the same read or later, is not a message.
+        let mut from_server = b"S".to_vec();
+        from_server.extend(message(b'Z', b"T"));
+        tap.read_passed(&from_server);
+        tap.write_passed(&startup_packet());
+        tap.write_passed(&message(b'Q', b"SELECT 1\0"));
+        tap.read_passed(&message(b'E', &error_body("42501", "ciphertext")));
+        assert_eq!(wire.sqlstate(&Info("ciphertext")), None);
+        let state = wire.lock();
+        assert_eq!((state.asked, state.answered, state.status), (0, 0, 0));
     }
 }
