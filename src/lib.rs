@@ -15,7 +15,13 @@ pub mod schema;
 pub mod search;
 pub mod seed;
 pub mod tenant;
+mod tls;
 mod wire;
+
+/// Test hooks for the TLS layer: see `tls::testing`. Never enable in production.
+#[cfg(feature = "test-support")]
+#[doc(hidden)]
+pub use tls::testing as tls_testing;
 
 pub use error::{Error, Result};
 pub use tenant::{MemberRole, TenantContext, TenantId, UserId};

@@ -15,8 +15,11 @@
 //! Parsing uses `postgres-protocol`, the same crate tokio-postgres parses with;
 //! nothing is rewritten or delayed: the tap only copies the few bytes it keeps.
 //!
-//! The tap is generic over the stream it reads and knows the `SSLRequest` that may
-//! precede the startup packet, so that it can sit on plaintext above a TLS stream.
+//! With TLS ([`crate::tls`]) the tap must read plaintext, so there are two: one on
+//! the socket, which sees the `SSLRequest` and the server's one-byte answer and goes
+//! quiet once the answer is `S`, and one on the TLS stream, which sees the startup
+//! packet and everything after it. Without TLS (or when the server declines it) the
+//! socket's tap reads the whole conversation, the `SSLRequest` included.
 
 use std::collections::VecDeque;
 use std::io;
@@ -32,8 +35,10 @@ use fallible_iterator::FallibleIterator;
 use postgres_protocol::message::backend::{Header, Message};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
-use tokio_postgres::config::{Host, SslMode};
+use tokio_postgres::config::{Host, SslMode, SslNegotiation};
 use tokio_postgres::error::SqlState;
+
+use crate::tls::TlsOptions;
 
 /// How many server errors a connection remembers; a transaction's error is looked up
 /// right after it arrives, so a handful is plenty.
@@ -72,6 +77,8 @@ struct WireState {
     trace: Vec<u8>,
     /// The last two statuses of the trace, however long it is: `tail[1]` is the last.
     tail: [u8; 2],
+    /// The server's one-byte answer to an `SSLRequest` (`S` or `N`), once it came.
+    ssl_answer: Option<u8>,
 }
 
 /// The most statuses a trace keeps; a pipelined transaction needs four.
@@ -193,6 +200,12 @@ impl Wire {
         )
     }
 
+    /// The server's answer to the client's `SSLRequest`: `S` (TLS follows) or `N`
+    /// (it does not), or `None` when no request was answered on this connection.
+    pub(crate) fn ssl_answer(&self) -> Option<u8> {
+        self.lock().ssl_answer
+    }
+
     /// The client wrote a message the server answers with one `ReadyForQuery`: the
     /// startup packet, a Sync (`S`) or a simple Query (`Q`).
     fn asked(&self, tag: u8) {
@@ -310,6 +323,7 @@ impl Scanner {
                     data = &data[1..];
                     self.negotiating = false;
                     self.quiet = answer == b'S';
+                    wire.lock().ssl_answer = Some(answer);
                 }
                 None if self.startup => {
                     // The length and the protocol version (or request code) together.
@@ -377,12 +391,12 @@ const SSL_REQUEST: u32 = 80_877_103;
 const GSSENC_REQUEST: u32 = 80_877_104;
 
 /// A socket the pool can open: TCP or a Unix-domain socket.
-trait Socket: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+pub(crate) trait Socket: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Socket for T {}
 
 /// A byte stream (the socket, or the TLS stream over it) with the backend's messages
 /// read as they pass.
-struct Tap<S = Box<dyn Socket>> {
+pub(crate) struct Tap<S = Box<dyn Socket>> {
     inner: S,
     wire: Arc<Wire>,
     reads: Scanner,
@@ -391,13 +405,27 @@ struct Tap<S = Box<dyn Socket>> {
 
 impl<S> Tap<S> {
     /// Taps `inner`, whose next bytes are the client's first message, for `wire`.
-    fn new(inner: S, wire: Arc<Wire>) -> Self {
+    pub(crate) fn new(inner: S, wire: Arc<Wire>) -> Self {
         Self {
             inner,
             wire,
             reads: Scanner::from_server(),
             writes: Scanner::from_client(),
         }
+    }
+
+    /// Wraps `inner` without reading it: for a socket that will carry only TLS
+    /// (`sslnegotiation=direct`, where no `SSLRequest` comes first).
+    fn quiet(inner: S, wire: Arc<Wire>) -> Self {
+        let mut tap = Self::new(inner, wire);
+        tap.reads.quiet = true;
+        tap.writes.quiet = true;
+        tap
+    }
+
+    /// The stream under the tap.
+    pub(crate) fn get_ref(&self) -> &S {
+        &self.inner
     }
 
     fn read_passed(&mut self, data: &[u8]) {
@@ -479,27 +507,27 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tap<S> {
 
 /// Opens a connection to `url` (libpq URL or key/value form) with its socket tapped:
 /// tries each host in turn (TCP, or a Unix-socket directory), honours
-/// `connect_timeout` and the keepalive settings, and speaks without TLS, as
-/// diesel-async's own `establish` does (`sslmode=require` is refused).
+/// `connect_timeout` and the keepalive settings, and negotiates TLS as `sslmode` and
+/// `sslrootcert` ask ([`crate::tls`]; `prefer` when the URL says nothing, as libpq).
 pub(crate) async fn connect(url: &str) -> Result<(AsyncPgConnection, Arc<Wire>), ConnectionError> {
-    let mut config: tokio_postgres::Config = url
-        .parse()
-        .map_err(|e: tokio_postgres::Error| ConnectionError::InvalidConnectionUrl(e.to_string()))?;
-    if config.get_ssl_mode() == SslMode::Require {
-        return Err(ConnectionError::BadConnection(
-            "sslmode=require is not supported: rowguard's pool connects without TLS \
-             (use a local socket, a private network or a TLS-terminating pooler)"
-                .to_owned(),
-        ));
-    }
-    config.ssl_mode(SslMode::Disable);
-    let socket = open_socket(&config).await?;
+    let (mut config, tls) = TlsOptions::from_url(url)?;
+    let (socket, host) = open_socket(&config).await?;
+    config.ssl_mode(tls.negotiation(&host));
     let wire = Arc::new(Wire::default());
-    let tap = Tap::new(socket, Arc::clone(&wire));
+    let connector = tls.connector(&host, Arc::clone(&wire))?;
+    // With `sslnegotiation=direct` the socket carries TLS from its first byte; the
+    // tap over the TLS stream reads the conversation.
+    let tap = if config.get_ssl_mode() != SslMode::Disable
+        && config.get_ssl_negotiation() == SslNegotiation::Direct
+    {
+        Tap::quiet(socket, Arc::clone(&wire))
+    } else {
+        Tap::new(socket, Arc::clone(&wire))
+    };
     let (client, connection) = config
-        .connect_raw(tap, tokio_postgres::NoTls)
+        .connect_raw(tap, connector)
         .await
-        .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+        .map_err(|e| tls.connect_error(e, &wire))?;
     tokio::spawn(async move {
         if let Err(error) = connection.await {
             tracing::debug!(%error, "database connection ended");
@@ -509,7 +537,10 @@ pub(crate) async fn connect(url: &str) -> Result<(AsyncPgConnection, Arc<Wire>),
     Ok((conn, wire))
 }
 
-async fn open_socket(config: &tokio_postgres::Config) -> Result<Box<dyn Socket>, ConnectionError> {
+/// Opens a socket to the first host that answers, and says which it was.
+async fn open_socket(
+    config: &tokio_postgres::Config,
+) -> Result<(Box<dyn Socket>, Host), ConnectionError> {
     let hosts = config.get_hosts();
     if hosts.is_empty() {
         return Err(ConnectionError::InvalidConnectionUrl(
@@ -560,7 +591,7 @@ async fn open_socket(config: &tokio_postgres::Config) -> Result<Box<dyn Socket>,
             None => attempt.await,
         };
         match result {
-            Ok(socket) => return Ok(socket),
+            Ok(socket) => return Ok((socket, host.clone())),
             Err(e) => last_error = format!("{host:?} port {port}: {e}"),
         }
     }
@@ -716,6 +747,7 @@ mod tests {
             for piece in replies.chunks(chunk) {
                 tap.read_passed(piece);
             }
+            assert_eq!(wire.ssl_answer(), Some(b'N'));
             assert_eq!(
                 wire.sqlstate(&Info("no such role")),
                 Some(SqlState::INVALID_AUTHORIZATION_SPECIFICATION),
@@ -741,6 +773,7 @@ mod tests {
         tap.write_passed(&startup_packet());
         tap.write_passed(&message(b'Q', b"SELECT 1\0"));
         tap.read_passed(&message(b'E', &error_body("42501", "ciphertext")));
+        assert_eq!(wire.ssl_answer(), Some(b'S'));
         assert_eq!(wire.sqlstate(&Info("ciphertext")), None);
         let state = wire.lock();
         assert_eq!((state.asked, state.answered, state.status), (0, 0, 0));
