@@ -151,7 +151,7 @@ impl LocalCluster {
     /// `/usr/lib/postgresql/<major>/bin`, else `PATH`. Both refuse to run as root, so as
     /// root they run as the `postgres` system user.
     pub fn start() -> Result<u16> {
-        launch().map(|l| l.port)
+        launch(None).map(|l| l.port)
     }
 
     /// Starts a cluster owned by the caller: unlike the process-wide [`server`], it
@@ -166,7 +166,28 @@ impl LocalCluster {
     /// # Ok::<(), rowguard::Error>(())
     /// ```
     pub fn start_owned() -> Result<OwnedCluster> {
-        let launched = launch()?;
+        Self::owned(launch(None)?)
+    }
+
+    /// Starts a cluster of the caller's own, as [`LocalCluster::start_owned`], that also
+    /// accepts TLS (`ssl = on`) with the given PEM certificate (chain) and private key.
+    ///
+    /// Plaintext connections are still accepted, and still trusted. Over TLS the
+    /// application login ([`APP_LOGIN_ROLE`]) must authenticate with SCRAM, so that
+    /// channel binding (`channel_binding=require`) can be tested; every other role is
+    /// trusted over TLS too.
+    ///
+    /// ```no_run
+    /// # let (cert_pem, key_pem) = (String::new(), String::new());
+    /// let cluster = rowguard::dev::LocalCluster::start_owned_with_tls(&cert_pem, &key_pem)?;
+    /// let app_url = format!("{}?sslmode=require", cluster.migrated_database("app")?);
+    /// # Ok::<(), rowguard::Error>(())
+    /// ```
+    pub fn start_owned_with_tls(cert_pem: &str, key_pem: &str) -> Result<OwnedCluster> {
+        Self::owned(launch(Some(ServerTls { cert_pem, key_pem }))?)
+    }
+
+    fn owned(launched: Launched) -> Result<OwnedCluster> {
         let admin_url = Url::parse(&format!(
             "postgres://postgres@127.0.0.1:{}/postgres",
             launched.port
@@ -258,9 +279,15 @@ impl Drop for OwnedCluster {
     }
 }
 
+/// The certificate and key a cluster serves TLS with.
+struct ServerTls<'a> {
+    cert_pem: &'a str,
+    key_pem: &'a str,
+}
+
 /// Creates and starts a cluster in a new temporary directory, with a watcher that
-/// removes it when this process exits.
-fn launch() -> Result<Launched> {
+/// removes it when this process exits; with `tls`, it accepts TLS too.
+fn launch(tls: Option<ServerTls<'_>>) -> Result<Launched> {
     sweep_dead_clusters();
     let bin = pg_bin_dir();
     let dir = make_cluster_dir()?;
@@ -287,6 +314,10 @@ fn launch() -> Result<Launched> {
             .arg(&data),
         "initdb",
     )?;
+    if let Some(tls) = &tls {
+        install_tls(&data, run_as, tls)?;
+    }
+    let ssl = if tls.is_some() { " -c ssl=on" } else { "" };
     // The watcher outlives us: it polls our pid and tears the cluster down when we
     // are gone, even after a panic or a kill.
     let mut last_err = String::new();
@@ -295,7 +326,7 @@ fn launch() -> Result<Launched> {
         let opts = format!(
             "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=300 \
              -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
-             -c shared_buffers=256MB -c maintenance_work_mem=512MB",
+             -c shared_buffers=256MB -c maintenance_work_mem=512MB{ssl}",
             dir.display()
         );
         let status = pg_command(run_as, &bin, "pg_ctl")
@@ -324,6 +355,46 @@ fn launch() -> Result<Launched> {
     Err(Error::Config(format!(
         "private PostgreSQL did not start: {last_err}"
     )))
+}
+
+/// Puts the certificate and key where the server looks by default (`server.crt` and
+/// `server.key` in the data directory), owned by the server's user and the key readable
+/// by it alone (the server refuses a key that others can read), and makes the
+/// application login authenticate with SCRAM over TLS.
+fn install_tls(data: &Path, run_as: Option<&str>, tls: &ServerTls<'_>) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let write = |name: &str, contents: &str, mode: u32| {
+        let path = data.join(name);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            // On creation, so the key is never readable by others, even briefly.
+            .mode(mode)
+            .open(&path)
+            .and_then(|mut f| f.write_all(contents.as_bytes()))
+            .map_err(|e| Error::Config(format!("cannot write {}: {e}", path.display())))?;
+        Ok::<PathBuf, Error>(path)
+    };
+    let cert = write("server.crt", tls.cert_pem, 0o644)?;
+    let key = write("server.key", tls.key_pem, 0o600)?;
+    if let Some(user) = run_as {
+        run(
+            Command::new("chown").arg(user).arg(&cert).arg(&key),
+            "chown",
+        )?;
+    }
+    // The first matching line wins, so this one goes before initdb's `trust` lines.
+    let hba = data.join("pg_hba.conf");
+    let rest = std::fs::read_to_string(&hba)
+        .map_err(|e| Error::Config(format!("cannot read {}: {e}", hba.display())))?;
+    std::fs::write(
+        &hba,
+        format!("hostssl all {APP_LOGIN_ROLE} 127.0.0.1/32 scram-sha-256\n{rest}"),
+    )
+    .map_err(|e| Error::Config(format!("cannot write {}: {e}", hba.display())))
 }
 
 fn is_root() -> bool {

@@ -17,5 +17,10 @@ pub mod search;
 pub mod seed;
 pub mod tenant;
 
+/// Test hooks for the TLS layer: see `pool/tls.rs`. Never enable in production.
+#[cfg(feature = "test-support")]
+#[doc(hidden)]
+pub use pool::tls::testing as tls_testing;
+
 pub use error::{Error, Result};
 pub use tenant::{MemberRole, TenantContext, TenantId, UserId};

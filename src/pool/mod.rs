@@ -14,6 +14,7 @@
 //! - `conn.rs`: [`TenantConn`] and [`AdminConn`], what a closure is handed;
 //! - `pipeline.rs`: the pipelined transaction shapes and the checks of their replies;
 //! - `wire.rs`: the tapped socket that reads each reply's SQLSTATE and status;
+//! - `tls.rs`: TLS through rustls, under the tap, as `sslmode` and `sslrootcert` ask;
 //! - `coded.rs`: database errors that keep their SQLSTATE wherever they go;
 //! - `login.rs`: the check that the tenant pool's login holds nothing worth stealing.
 //!
@@ -47,6 +48,7 @@ mod config;
 mod conn;
 mod login;
 mod pipeline;
+pub(crate) mod tls;
 pub(crate) mod wire;
 
 use std::sync::Arc;

@@ -14,6 +14,12 @@
 //!
 //! Parsing uses `postgres-protocol`, the same crate tokio-postgres parses with;
 //! nothing is rewritten or delayed: the tap only copies the few bytes it keeps.
+//!
+//! With TLS ([`super::tls`]) the tap must read plaintext, so there are two: one on
+//! the socket, which sees the `SSLRequest` and the server's one-byte answer and goes
+//! quiet once the answer is `S`, and one on the TLS stream, which sees the startup
+//! packet and everything after it. Without TLS (or when the server declines it) the
+//! socket's tap reads the whole conversation, the `SSLRequest` included.
 
 use std::collections::VecDeque;
 use std::io;
@@ -29,8 +35,10 @@ use fallible_iterator::FallibleIterator;
 use postgres_protocol::message::backend::{Header, Message};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
-use tokio_postgres::config::{Host, SslMode};
+use tokio_postgres::config::{Host, SslMode, SslNegotiation};
 use tokio_postgres::error::SqlState;
+
+use super::tls::TlsOptions;
 
 /// How many server errors a connection remembers; a transaction's error is looked up
 /// right after it arrives, so a handful is plenty.
@@ -71,6 +79,8 @@ struct WireState {
     /// A `DEALLOCATE` completed: statements diesel-async's cache holds may be gone
     /// from the server.
     deallocated: bool,
+    /// The server's one-byte answer to an `SSLRequest` (`S` or `N`), once it came.
+    ssl_answer: Option<u8>,
 }
 
 /// The most statuses a trace keeps; a pipelined transaction needs four.
@@ -232,6 +242,12 @@ impl Wire {
         )
     }
 
+    /// The server's answer to the client's `SSLRequest`: `S` (TLS follows) or `N`
+    /// (it does not), or `None` when no request was answered on this connection.
+    pub(crate) fn ssl_answer(&self) -> Option<u8> {
+        self.lock().ssl_answer
+    }
+
     /// The client wrote a message the server answers with one `ReadyForQuery`: the
     /// startup packet, a Sync (`S`) or a simple Query (`Q`).
     fn asked(&self, tag: u8) {
@@ -306,11 +322,21 @@ impl Wire {
 /// From the client, only Sync (`S`) and simple Query (`Q`) headers are counted, each
 /// of which the server answers with one `ReadyForQuery`; the client's first message,
 /// the startup packet, has no tag byte (and its answer ends in a `ReadyForQuery` too).
+///
+/// Before the startup packet the client may send an `SSLRequest`, also untagged (its
+/// length, 8, then a code in place of the protocol version), which the server answers
+/// with a single unframed byte: `N`, and the startup packet follows in plaintext, or
+/// `S`, and what follows on this socket is TLS, which the scanners then leave alone.
 #[derive(Debug)]
 struct Scanner {
     from_client: bool,
-    /// The client's untagged startup packet is still to come.
+    /// The client's untagged startup packet (or an `SSLRequest` before it) is still to come.
     startup: bool,
+    /// From the client: an `SSLRequest` was just written. From the server: the
+    /// one-byte answer to it is the next byte.
+    negotiating: bool,
+    /// The bytes that pass are not PostgreSQL messages (TLS records): ignore them.
+    quiet: bool,
     /// The message being assembled: its header, then (if kept) its body.
     message: Vec<u8>,
     /// Body bytes of the current message still to come; `None` while reading a header.
@@ -323,6 +349,8 @@ impl Scanner {
         Self {
             from_client: false,
             startup: false,
+            negotiating: false,
+            quiet: false,
             message: Vec::new(),
             remaining: None,
             keep: false,
@@ -338,16 +366,32 @@ impl Scanner {
     }
 
     fn feed(&mut self, mut data: &[u8], wire: &Wire) {
-        while !data.is_empty() {
+        while !data.is_empty() && !self.quiet {
             match self.remaining {
+                None if self.negotiating && !self.from_client => {
+                    let answer = data[0];
+                    data = &data[1..];
+                    self.negotiating = false;
+                    self.quiet = answer == b'S';
+                    wire.lock().ssl_answer = Some(answer);
+                }
                 None if self.startup => {
-                    let take = (4 - self.message.len()).min(data.len());
+                    // The length and the protocol version (or request code) together.
+                    let take = (8 - self.message.len()).min(data.len());
                     self.message.extend_from_slice(&data[..take]);
                     data = &data[take..];
-                    if let Ok(len) = <[u8; 4]>::try_from(self.message.as_slice()) {
-                        self.startup = false;
-                        self.remaining = Some((u32::from_be_bytes(len) as usize).saturating_sub(4));
+                    if let Ok(head) = <[u8; 8]>::try_from(self.message.as_slice()) {
+                        let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
+                        let code = u32::from_be_bytes([head[4], head[5], head[6], head[7]]);
                         self.message.clear();
+                        if len == 8 && matches!(code, SSL_REQUEST | GSSENC_REQUEST) {
+                            // Answered by one byte, not by a ReadyForQuery; the
+                            // startup packet is still to come.
+                            self.negotiating = true;
+                            continue;
+                        }
+                        self.startup = false;
+                        self.remaining = Some((len as usize).saturating_sub(8));
                         wire.asked(0);
                     }
                 }
@@ -391,19 +435,65 @@ impl Scanner {
     }
 }
 
+/// The request code of an `SSLRequest` (in place of the protocol version).
+const SSL_REQUEST: u32 = 80_877_103;
+/// The request code of a `GSSENCRequest`, answered the same way (tokio-postgres sends
+/// none, but a tap that knows it cannot mistake one for a startup packet).
+const GSSENC_REQUEST: u32 = 80_877_104;
+
 /// A socket the pool can open: TCP or a Unix-domain socket.
-trait Socket: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+pub(crate) trait Socket: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Socket for T {}
 
-/// The connection's socket, with the backend's messages read as they pass.
-struct Tap {
-    inner: Box<dyn Socket>,
+/// A byte stream (the socket, or the TLS stream over it) with the backend's messages
+/// read as they pass.
+pub(crate) struct Tap<S = Box<dyn Socket>> {
+    inner: S,
     wire: Arc<Wire>,
     reads: Scanner,
     writes: Scanner,
 }
 
-impl AsyncRead for Tap {
+impl<S> Tap<S> {
+    /// Taps `inner`, whose next bytes are the client's first message, for `wire`.
+    pub(crate) fn new(inner: S, wire: Arc<Wire>) -> Self {
+        Self {
+            inner,
+            wire,
+            reads: Scanner::from_server(),
+            writes: Scanner::from_client(),
+        }
+    }
+
+    /// Wraps `inner` without reading it: for a socket that will carry only TLS
+    /// (`sslnegotiation=direct`, where no `SSLRequest` comes first).
+    fn quiet(inner: S, wire: Arc<Wire>) -> Self {
+        let mut tap = Self::new(inner, wire);
+        tap.reads.quiet = true;
+        tap.writes.quiet = true;
+        tap
+    }
+
+    /// The stream under the tap.
+    pub(crate) fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    fn read_passed(&mut self, data: &[u8]) {
+        self.reads.feed(data, &self.wire);
+        // After an `S` the client speaks TLS on this socket too.
+        self.writes.quiet |= self.reads.quiet;
+    }
+
+    fn write_passed(&mut self, data: &[u8]) {
+        self.writes.feed(data, &self.wire);
+        if std::mem::take(&mut self.writes.negotiating) {
+            self.reads.negotiating = true;
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Tap<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -413,13 +503,13 @@ impl AsyncRead for Tap {
         let this = &mut *self;
         let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = polled {
-            this.reads.feed(&buf.filled()[before..], &this.wire);
+            this.read_passed(&buf.filled()[before..]);
         }
         polled
     }
 }
 
-impl AsyncWrite for Tap {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Tap<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -428,7 +518,7 @@ impl AsyncWrite for Tap {
         let this = &mut *self;
         let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = polled {
-            this.writes.feed(&buf[..n], &this.wire);
+            this.write_passed(&buf[..n]);
         }
         polled
     }
@@ -443,7 +533,7 @@ impl AsyncWrite for Tap {
         if let Poll::Ready(Ok(mut n)) = polled {
             for buf in bufs {
                 let take = n.min(buf.len());
-                this.writes.feed(&buf[..take], &this.wire);
+                this.write_passed(&buf[..take]);
                 n -= take;
                 if n == 0 {
                     break;
@@ -468,32 +558,27 @@ impl AsyncWrite for Tap {
 
 /// Opens a connection to `url` (libpq URL or key/value form) with its socket tapped:
 /// tries each host in turn (TCP, or a Unix-socket directory), honours
-/// `connect_timeout` and the keepalive settings, and speaks without TLS, as
-/// diesel-async's own `establish` does (`sslmode=require` is refused).
+/// `connect_timeout` and the keepalive settings, and negotiates TLS as `sslmode` and
+/// `sslrootcert` ask ([`super::tls`]; `prefer` when the URL says nothing, as libpq).
 pub(crate) async fn connect(url: &str) -> Result<(AsyncPgConnection, Arc<Wire>), ConnectionError> {
-    let mut config: tokio_postgres::Config = url
-        .parse()
-        .map_err(|e: tokio_postgres::Error| ConnectionError::InvalidConnectionUrl(e.to_string()))?;
-    if config.get_ssl_mode() == SslMode::Require {
-        return Err(ConnectionError::BadConnection(
-            "sslmode=require is not supported: rowguard's pool connects without TLS \
-             (use a local socket, a private network or a TLS-terminating pooler)"
-                .to_owned(),
-        ));
-    }
-    config.ssl_mode(SslMode::Disable);
-    let socket = open_socket(&config).await?;
+    let (mut config, tls) = TlsOptions::from_url(url)?;
+    let (socket, host) = open_socket(&config).await?;
+    config.ssl_mode(tls.negotiation(&host));
     let wire = Arc::new(Wire::default());
-    let tap = Tap {
-        inner: socket,
-        wire: Arc::clone(&wire),
-        reads: Scanner::from_server(),
-        writes: Scanner::from_client(),
+    let connector = tls.connector(&host, Arc::clone(&wire))?;
+    // With `sslnegotiation=direct` the socket carries TLS from its first byte; the
+    // tap over the TLS stream reads the conversation.
+    let tap = if config.get_ssl_mode() != SslMode::Disable
+        && config.get_ssl_negotiation() == SslNegotiation::Direct
+    {
+        Tap::quiet(socket, Arc::clone(&wire))
+    } else {
+        Tap::new(socket, Arc::clone(&wire))
     };
     let (client, connection) = config
-        .connect_raw(tap, tokio_postgres::NoTls)
+        .connect_raw(tap, connector)
         .await
-        .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+        .map_err(|e| tls.connect_error(e, &wire))?;
     tokio::spawn(async move {
         if let Err(error) = connection.await {
             tracing::debug!(%error, "database connection ended");
@@ -503,7 +588,10 @@ pub(crate) async fn connect(url: &str) -> Result<(AsyncPgConnection, Arc<Wire>),
     Ok((conn, wire))
 }
 
-async fn open_socket(config: &tokio_postgres::Config) -> Result<Box<dyn Socket>, ConnectionError> {
+/// Opens a socket to the first host that answers, and says which it was.
+async fn open_socket(
+    config: &tokio_postgres::Config,
+) -> Result<(Box<dyn Socket>, Host), ConnectionError> {
     let hosts = config.get_hosts();
     if hosts.is_empty() {
         return Err(ConnectionError::InvalidConnectionUrl(
@@ -554,7 +642,7 @@ async fn open_socket(config: &tokio_postgres::Config) -> Result<Box<dyn Socket>,
             None => attempt.await,
         };
         match result {
-            Ok(socket) => return Ok(socket),
+            Ok(socket) => return Ok((socket, host.clone())),
             Err(e) => last_error = format!("{host:?} port {port}: {e}"),
         }
     }
@@ -680,5 +768,65 @@ mod tests {
         }
         assert_eq!(letters(&wire.trace()), "TI");
         assert!(wire.is_idle());
+    }
+
+    fn startup_packet() -> Vec<u8> {
+        let mut body = 196_608u32.to_be_bytes().to_vec();
+        body.extend_from_slice(b"user\0app\0\0");
+        let mut packet = (body.len() as u32 + 4).to_be_bytes().to_vec();
+        packet.extend(body);
+        packet
+    }
+
+    #[test]
+    fn a_declined_ssl_request_is_not_taken_for_the_startup_packet() {
+        let mut request = 8u32.to_be_bytes().to_vec();
+        request.extend_from_slice(&SSL_REQUEST.to_be_bytes());
+        let mut replies = message(b'R', &[0, 0, 0, 0]);
+        replies.extend(message(b'E', &error_body("28000", "no such role")));
+        replies.extend(message(b'Z', b"I"));
+        for chunk in 1..=8 {
+            let wire = Arc::new(Wire::default());
+            let mut tap = Tap::new((), Arc::clone(&wire));
+            for piece in request.chunks(chunk) {
+                tap.write_passed(piece);
+            }
+            tap.read_passed(b"N");
+            for piece in startup_packet().chunks(chunk) {
+                tap.write_passed(piece);
+            }
+            for piece in replies.chunks(chunk) {
+                tap.read_passed(piece);
+            }
+            assert_eq!(wire.ssl_answer(), Some(b'N'));
+            assert_eq!(
+                wire.sqlstate(&Info("no such role")),
+                Some(SqlState::INVALID_AUTHORIZATION_SPECIFICATION),
+                "chunk {chunk}"
+            );
+            assert!(wire.is_idle(), "chunk {chunk}");
+            let state = wire.lock();
+            assert_eq!((state.asked, state.answered), (1, 1), "chunk {chunk}");
+        }
+    }
+
+    #[test]
+    fn after_an_accepted_ssl_request_the_socket_tap_reads_nothing() {
+        let wire = Arc::new(Wire::default());
+        let mut tap = Tap::new((), Arc::clone(&wire));
+        let mut request = 8u32.to_be_bytes().to_vec();
+        request.extend_from_slice(&SSL_REQUEST.to_be_bytes());
+        tap.write_passed(&request);
+        // Whatever follows the `S`, in the same read or later, is not a message.
+        let mut from_server = b"S".to_vec();
+        from_server.extend(message(b'Z', b"T"));
+        tap.read_passed(&from_server);
+        tap.write_passed(&startup_packet());
+        tap.write_passed(&message(b'Q', b"SELECT 1\0"));
+        tap.read_passed(&message(b'E', &error_body("42501", "ciphertext")));
+        assert_eq!(wire.ssl_answer(), Some(b'S'));
+        assert_eq!(wire.sqlstate(&Info("ciphertext")), None);
+        let state = wire.lock();
+        assert_eq!((state.asked, state.answered, state.status), (0, 0, None));
     }
 }
