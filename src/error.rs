@@ -97,7 +97,9 @@ pub enum Error {
 // so every class here comes from a code or a kind, never from an error's text.
 impl From<DieselError> for Error {
     fn from(err: DieselError) -> Self {
-        Error::classify(err, crate::pool::code_of)
+        Error::classify(err, |info| {
+            crate::pool::code_of(info).or_else(|| crate::tenant::sync_sqlstate(info))
+        })
     }
 }
 

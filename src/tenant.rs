@@ -14,7 +14,6 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
 
-use diesel::pg::PgConnection;
 use diesel::sql_types::Text;
 use diesel::Connection;
 use ref_cast::{ref_cast_custom, RefCastCustom};
@@ -279,28 +278,91 @@ pub(crate) fn set_admin_query(admin_role: &str, timeouts: Timeouts) -> ContextSt
 
 pub use crate::pool::TenantConn;
 
-/// A sync connection inside a tenant transaction: the twin of [`TenantConn`] for
-/// scripts, migrations and tests. Only [`with_tenant_sync`] creates one.
+/// A sync connection that can run tenant transactions ([`with_tenant_sync`]), for
+/// scripts, jobs and tests without an async runtime of their own.
+///
+/// It is diesel-async's connection behind diesel's sync `Connection` (diesel-async's
+/// `AsyncConnectionWrapper`), opened through the pool's tapped socket: TLS as the URL's
+/// `sslmode` asks, and every error's SQLSTATE read off the wire, so errors inside
+/// [`with_tenant_sync`] are classified as the pool's are. It runs its own one-worker
+/// tokio runtime.
+pub struct SyncConnection {
+    conn: SyncInner,
+    wire: std::sync::Arc<crate::pool::wire::Wire>,
+    // Dropped after the connection, whose task runs on it.
+    _runtime: tokio::runtime::Runtime,
+}
+
+type SyncInner =
+    diesel_async::async_connection_wrapper::AsyncConnectionWrapper<diesel_async::AsyncPgConnection>;
+
+impl fmt::Debug for SyncConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SyncConnection").finish_non_exhaustive()
+    }
+}
+
+impl SyncConnection {
+    /// Connects to `url` (libpq URL or key/value form, `sslmode` included).
+    pub fn establish(url: &str) -> Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Config(format!("cannot start a runtime: {e}")))?;
+        let (conn, wire) = runtime.block_on(crate::pool::wire::connect(url))?;
+        // Inside the runtime, the wrapper blocks on this runtime's handle, whose worker
+        // drives the connection task that `connect` spawned.
+        let conn = {
+            let _inside = runtime.enter();
+            SyncInner::from(conn)
+        };
+        Ok(Self {
+            conn,
+            wire,
+            _runtime: runtime,
+        })
+    }
+}
+
+/// A sync connection inside a tenant transaction: the twin of [`TenantConn`]. Only
+/// [`with_tenant_sync`] creates one; it dereferences to a diesel sync `Connection`, so
+/// diesel's sync `RunQueryDsl` runs on `&mut **conn`.
 #[derive(RefCastCustom)]
 #[repr(transparent)]
-pub struct TenantSyncConn(PgConnection);
+pub struct TenantSyncConn(SyncInner);
 
 impl TenantSyncConn {
     #[ref_cast_custom]
-    pub(crate) fn wrap(conn: &mut PgConnection) -> &mut TenantSyncConn;
+    pub(crate) fn wrap(conn: &mut SyncInner) -> &mut TenantSyncConn;
 }
 
 impl Deref for TenantSyncConn {
-    type Target = PgConnection;
-    fn deref(&self) -> &PgConnection {
+    type Target = SyncInner;
+    fn deref(&self) -> &SyncInner {
         &self.0
     }
 }
 
 impl DerefMut for TenantSyncConn {
-    fn deref_mut(&mut self) -> &mut PgConnection {
+    fn deref_mut(&mut self) -> &mut SyncInner {
         &mut self.0
     }
+}
+
+thread_local! {
+    /// The wire of the sync connection whose tenant transaction runs on this thread,
+    /// so that an error converted with `?` inside the closure is classified by its
+    /// SQLSTATE ([`crate::Error`]'s `From<diesel::result::Error>`).
+    static SYNC_WIRE: std::cell::RefCell<Option<std::sync::Arc<crate::pool::wire::Wire>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The SQLSTATE of `info`, when this thread runs a sync tenant transaction.
+pub(crate) fn sync_sqlstate(
+    info: &dyn diesel::result::DatabaseErrorInformation,
+) -> Option<tokio_postgres::error::SqlState> {
+    SYNC_WIRE.with(|w| w.borrow().as_ref().and_then(|wire| wire.sqlstate(info)))
 }
 
 /// Runs `f` in one transaction acting for `ctx`, signed with `key`, on a sync
@@ -311,12 +373,15 @@ impl DerefMut for TenantSyncConn {
 /// Commits when `f` returns `Ok`, rolls back on `Err` (and on panic, as the
 /// transaction is never committed). `db_role` is the PostgreSQL role to act as for the
 /// transaction (normally `Some("rowguard_app")`), or `None` to act as the login role.
+/// Database errors `f` converts with `?` are classified by their SQLSTATE, as in the
+/// pool.
 ///
 /// ```no_run
-/// use diesel::{Connection, PgConnection, QueryDsl, RunQueryDsl};
-/// use rowguard::{context::ContextKey, tenant::with_tenant_sync, TenantContext, TenantId};
+/// use diesel::{QueryDsl, RunQueryDsl};
+/// use rowguard::tenant::{with_tenant_sync, SyncConnection};
+/// use rowguard::{context::ContextKey, TenantContext};
 ///
-/// let mut conn = PgConnection::establish("postgres://app@localhost/app")?;
+/// let mut conn = SyncConnection::establish("postgres://app@localhost/app")?;
 /// let key: ContextKey = std::env::var("ROWGUARD_CONTEXT_KEY")?.parse()?;
 /// let ctx = TenantContext::new("0190b7a4-7c5e-7cc1-9b1c-6f0e2b0c1d2e".parse()?);
 /// let n: i64 = with_tenant_sync(&mut conn, &key, Some("rowguard_app"), &ctx, |conn| {
@@ -325,7 +390,7 @@ impl DerefMut for TenantSyncConn {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn with_tenant_sync<R, F>(
-    conn: &mut PgConnection,
+    conn: &mut SyncConnection,
     key: &crate::context::ContextKey,
     db_role: Option<&str>,
     ctx: &TenantContext,
@@ -335,13 +400,18 @@ where
     F: FnOnce(&mut TenantSyncConn) -> Result<R>,
 {
     let signed = key.sign(ctx, std::time::SystemTime::now() + SYNC_CONTEXT_TTL);
-    conn.transaction(|conn| {
-        diesel::query_dsl::methods::ExecuteDsl::<PgConnection>::execute(
+    let wire = std::sync::Arc::clone(&conn.wire);
+    let previous = SYNC_WIRE.with(|w| w.replace(Some(std::sync::Arc::clone(&wire))));
+    let outcome = conn.conn.transaction(|conn| {
+        diesel::query_dsl::methods::ExecuteDsl::<SyncInner>::execute(
             set_context_query(db_role, signed, Timeouts::default()),
             conn,
-        )?;
+        )
+        .map_err(|e| wire.error(e))?;
         f(TenantSyncConn::wrap(conn))
-    })
+    });
+    SYNC_WIRE.with(|w| w.replace(previous));
+    outcome
 }
 
 /// How long the sync twin's contexts may open transactions.

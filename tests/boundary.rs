@@ -396,3 +396,48 @@ async fn the_closure_sees_its_context() {
         .expect("context");
     assert_eq!(seen, viewer);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_keep_their_sqlstate_in_a_spawned_task_and_in_the_sync_twin() {
+    let db = TestDatabase::new().expect("db");
+    let (pool, _a, _b, viewer) = setup(&db).await;
+    const WRITE: &str =
+        "INSERT INTO tasks (tenant_id, title) VALUES (rowguard.current_tenant_id(), 'no')";
+    // A viewer's write fails with 42501; the closure converts the diesel error in a
+    // task of its own.
+    let slot = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let seen = std::sync::Arc::clone(&slot);
+    let _ = pool
+        .with_tenant(&viewer, async move |conn| {
+            let raw = diesel::sql_query(WRITE)
+                .execute(conn)
+                .await
+                .expect_err("a viewer may not write");
+            let converted = tokio::spawn(async move { Error::from(raw) })
+                .await
+                .expect("task");
+            *seen.lock().expect("slot") = Some(converted);
+            Ok(())
+        })
+        .await;
+    let converted = slot.lock().expect("slot").take();
+    assert!(
+        matches!(converted, Some(Error::Forbidden(_))),
+        "{converted:?}"
+    );
+    // The sync twin, on its own thread.
+    let url = db.url_app();
+    let key = db.context_key();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let mut conn = rowguard::tenant::SyncConnection::establish(&url)?;
+        rowguard::tenant::with_tenant_sync(&mut conn, &key, Some("rowguard_app"), &viewer, |conn| {
+            Ok(diesel::RunQueryDsl::execute(
+                diesel::sql_query(WRITE),
+                &mut **conn,
+            )?)
+        })
+    })
+    .await
+    .expect("blocking task");
+    assert!(matches!(outcome, Err(Error::Forbidden(_))), "{outcome:?}");
+}

@@ -676,7 +676,7 @@ fn the_sync_twin_confines_reads_to_the_tenant_too() {
     let (_pool, a, b) = rt.block_on(make_seed(&db));
     let mut owner = db.owner_conn().expect("owner");
     let tables = tenant_tables(&mut owner);
-    let mut app = db.app_conn().expect("app");
+    let mut app = rowguard::tenant::SyncConnection::establish(&db.url_app()).expect("app");
     for table in &tables {
         for (me, other) in [(a, b), (b, a)] {
             let truth = count_where(&mut owner, table, me);
