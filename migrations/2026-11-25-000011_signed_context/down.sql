@@ -14,5 +14,6 @@ CREATE OR REPLACE FUNCTION rowguard.current_tenant_id() RETURNS uuid
   AS $$ SELECT nullif(current_setting('app.tenant_id', true), '')::uuid $$;
 COMMENT ON FUNCTION rowguard.current_tenant_id() IS 'app.tenant_id of this transaction, NULL when unset. Policies call it as (select rowguard.current_tenant_id()) so it runs once per statement.';
 
+DROP FUNCTION rowguard.current_role_in(text[]);
 DROP FUNCTION rowguard.verified_context();
 DROP TABLE rowguard.context_keys;
