@@ -644,7 +644,10 @@ pub(crate) struct HitRow {
     pub(crate) distance: f64,
 }
 
-/// Sends the settings and the query pipelined (one round trip) and loads the rows.
+/// Sends the settings and the query pipelined and loads the rows: two round trips.
+/// diesel caches no `sql_query`, so both are prepared on every run; their two Parses
+/// travel together in the first round trip, and their two executions, the settings'
+/// ahead of the query's, in the second.
 pub(crate) async fn settings_then_load<T>(
     conn: &mut TenantConn,
     settings: Sql<'_>,
@@ -743,7 +746,7 @@ pub(crate) async fn run_vector_search(
 /// The query is validated first (dimensions, finiteness, the zero vector under cosine:
 /// [`Error::InvalidInput`], nothing sent). Then one statement reads the tenant's row
 /// counts, and for each table the chosen strategy's settings and query go out
-/// pipelined. Returns exactly `k` hits whenever the tenant has `k` rows or more.
+/// pipelined (two round trips a table: see `settings_then_load`). Returns exactly `k` hits whenever the tenant has `k` rows or more.
 ///
 /// ```no_run
 /// use rowguard::search::{search, Kind, SearchOptions};
