@@ -243,31 +243,27 @@ async fn a_closure_cannot_batch_execute() {
 #[tokio::test]
 async fn the_pool_refuses_a_login_that_could_bypass_rls() {
     let db = TestDatabase::new().expect("db");
-    let ctx = TenantContext::new(TenantId::new_v7());
-    // The admin login (a member of rowguard_admin, BYPASSRLS) as a tenant pool.
-    let pool = rowguard::pool::PoolConfig::new(db.url_admin())
-        .context_key(db.context_key())
-        .max_size(1)
-        .build()
-        .expect("pool");
-    let err = pool
-        .with_tenant(&ctx, async |_conn| Ok(()))
+    let refusal = async |url: String| {
+        let pool = rowguard::pool::PoolConfig::new(url)
+            .context_key(db.context_key())
+            .max_size(1)
+            .build()
+            .expect("pool");
+        pool.with_tenant(
+            &TenantContext::new(TenantId::new_v7()),
+            async |_conn| Ok(()),
+        )
         .await
-        .expect_err("an admin login must not serve tenants");
+        .expect_err("this login must not serve tenants")
+    };
+    // The admin login (a member of rowguard_admin, BYPASSRLS) as a tenant pool.
+    let err = refusal(db.url_admin()).await;
     assert!(
         matches!(&err, Error::UnsafeLogin(m) if m.contains("rowguard_admin") && m.contains("BYPASSRLS")),
         "{err:?}"
     );
     // The owner (a superuser here) likewise.
-    let pool = rowguard::pool::PoolConfig::new(db.url_owner())
-        .context_key(db.context_key())
-        .max_size(1)
-        .build()
-        .expect("pool");
-    let err = pool
-        .with_tenant(&ctx, async |_conn| Ok(()))
-        .await
-        .expect_err("an owner must not serve tenants");
+    let err = refusal(db.url_owner()).await;
     assert!(
         matches!(&err, Error::UnsafeLogin(m) if m.contains("superuser")),
         "{err:?}"

@@ -415,7 +415,11 @@ async fn check_isolation_with(binary: &Path, server_conns: usize, extra: &str, c
     );
     // Between transactions, the server connections carry no context: a read with
     // none is refused.
-    for _ in 0..TENANTS {
+    // (With the statement cache off, a statement outside a transaction, as this probe
+    // is, has its Parse and its Bind each in a PgBouncer transaction of their own, which
+    // may go to different server connections: the pool never sends one, so the probe
+    // is for the cached mode only.)
+    for _ in 0..if cache { TENANTS } else { 0 } {
         let (setting, visible) = pool
             .unscoped_for_tests(async |conn| {
                 let seen: Seen = diesel::sql_query(

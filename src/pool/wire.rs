@@ -584,7 +584,18 @@ pub(crate) async fn connect(url: &str) -> Result<(AsyncPgConnection, Arc<Wire>),
             tracing::debug!(%error, "database connection ended");
         }
     });
-    let conn = AsyncPgConnection::try_from(client).await?;
+    // diesel-async's setup runs two prepared `SET`s. Inside a transaction they reach
+    // one server connection even through a pooler that cannot carry prepared
+    // statements (PgBouncer before 1.21 in transaction mode), whose Parse and Bind
+    // would otherwise be separate pooler transactions, perhaps on different servers.
+    client
+        .batch_execute("BEGIN")
+        .await
+        .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+    let mut conn = AsyncPgConnection::try_from(client).await?;
+    diesel_async::SimpleAsyncConnection::batch_execute(&mut conn, "COMMIT")
+        .await
+        .map_err(ConnectionError::CouldntSetupConfiguration)?;
     Ok((conn, wire))
 }
 
