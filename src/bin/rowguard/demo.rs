@@ -139,7 +139,28 @@ pub fn demo() -> Result<ExitCode> {
         }
     };
     println!("Database: {place}");
+    println!("Server: {}", server_versions(&urls.admin_url)?);
     runtime()?.block_on(show(urls))
+}
+
+/// "PostgreSQL 18.6, pgvector 0.8.6": what the demo runs on.
+fn server_versions(url: &str) -> Result<String> {
+    #[derive(diesel::QueryableByName)]
+    struct Versions {
+        #[diesel(sql_type = Text)]
+        server: String,
+        #[diesel(sql_type = Text)]
+        vector: String,
+    }
+    let mut conn = PgConnection::establish(url)?;
+    let v: Versions = diesel::RunQueryDsl::get_result(
+        diesel::sql_query(
+            "SELECT current_setting('server_version') AS server, \
+                    coalesce((SELECT extversion FROM pg_extension WHERE extname = 'vector'), 'none') AS vector",
+        ),
+        &mut conn,
+    )?;
+    Ok(format!("PostgreSQL {}, pgvector {}", v.server, v.vector))
 }
 
 fn redact(url: &str) -> String {
