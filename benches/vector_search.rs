@@ -1,4 +1,4 @@
-//! Vector search under RLS, end to end (issue 4): prints a markdown table.
+//! Vector search under RLS, end to end: prints a markdown table.
 //!
 //! Synthetic clustered 1536-d unit vectors (Gaussian mixture, `synth`) in the real
 //! `document_embeddings` table: `RG_BENCH_ROWS` rows (default 100,000) shared by

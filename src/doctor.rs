@@ -1,5 +1,5 @@
 //! `rowguard doctor`: reads the catalog of a live database and reports every breach of
-//! the isolation rules (issue 2, section 2).
+//! the isolation rules (README, "The schema's isolation rules").
 //!
 //! Each rule is one small function running one catalog query, with every value bound
 //! rather than formatted into SQL. What the catalog cannot express directly (does a

@@ -219,6 +219,15 @@ async fn b_a_dedicated_non_superuser_owner_with_set_local_role() {
         "NOSUPERUSER NOBYPASSRLS NOCREATEDB CREATEROLE",
         "rowguard_app, rowguard_admin",
     );
+    // PostgreSQL 16 and later let a CREATEROLE role comment on a role only with ADMIN
+    // OPTION on it (the foundation migration comments on both group roles).
+    diesel::RunQueryDsl::execute(
+        diesel::sql_query(format!(
+            "GRANT rowguard_app, rowguard_admin TO {OWNER_LOGIN} WITH ADMIN OPTION"
+        )),
+        &mut admin,
+    )
+    .expect("admin option");
     for sql in [
         format!("ALTER DATABASE {} OWNER TO {OWNER_LOGIN}", db.name()),
         "CREATE EXTENSION IF NOT EXISTS vector".to_owned(),

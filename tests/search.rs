@@ -1,4 +1,4 @@
-//! Vector search under row-level security (issue 4), on small clustered datasets
+//! Vector search under row-level security, on small clustered datasets
 //! from `rowguard::search::synth`, acting through `TenantPool` as the application
 //! role (the admin role only creates tenants):
 //! - recall@10 against an exact ground truth (computed here, in f64) is at least 0.95,

@@ -184,7 +184,7 @@ fn normalize(mut v: Vec<f64>) -> Option<Vec<f64>> {
 ///
 /// Tenant `i < shares.len()` gets `round(rows · shares[i])` rows; the rest are spread
 /// uniformly at random over `small_tenants` further tenants, numbered from
-/// `shares.len()`. For the mix use `&[0.5, 0.1, 0.01, 0.001]` and 200 small
+/// `shares.len()`. For the benchmark's mix use `&[0.5, 0.1, 0.01, 0.001]` and 200 small
 /// tenants. Returns one tenant index per row, in a seeded random order (so tenants
 /// interleave on disk as real ingest would).
 ///
