@@ -1,8 +1,9 @@
 //! Tenant identity and the tenant-scoped connection.
 //!
 //! Isolation lives in PostgreSQL: every tenant table has a row-level security policy
-//! comparing `tenant_id` with `app.tenant_id`. This module is the only place that sets
-//! that value. It does so inside a transaction, with `set_config(..., true)` (the
+//! comparing `tenant_id` with the tenant of the transaction's signed context
+//! (`app.context`, [`crate::context`]), which the policies verify. This module builds the
+//! statement that sets it, inside a transaction, with `set_config(..., true)` (the
 //! function form of `SET LOCAL`) and bound parameters, so the setting ends with the
 //! transaction and never outlives it on a pooled connection.
 //!
@@ -147,7 +148,7 @@ impl FromStr for MemberRole {
 
 /// Who a transaction acts for: the tenant, and optionally the user and their role.
 ///
-/// Becomes `app.tenant_id`, `app.user_id` and `app.role` for exactly one transaction.
+/// Becomes the signed `app.context` of exactly one transaction.
 ///
 /// ```
 /// use rowguard::{MemberRole, TenantContext, TenantId, UserId};
