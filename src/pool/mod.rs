@@ -4,7 +4,7 @@
 //!   ([`TenantPool::with_tenant`], [`TenantPool::fetch`]), each acting for one
 //!   [`TenantContext`] whose signed form ([`crate::context`]) the database verifies. Its
 //!   login must not be able to bypass RLS: it is checked on the first checkout
-//!   ([`login`]).
+//!   (`pool/login.rs`).
 //! - [`AdminPool`] hands out connections only inside admin transactions
 //!   ([`AdminPool::as_admin`], `rowguard_admin`, BYPASSRLS), on a login of its own.
 //!
