@@ -326,7 +326,10 @@ async fn main() {
             )
             .load(conn)
             .await?;
-            let n = plan.iter().filter(|l| l.line.contains("InitPlan")).count();
+            let n = plan
+                .iter()
+                .filter(|l| l.line.trim_start().starts_with("InitPlan"))
+                .count();
             Ok(N { n: n as i64 })
         })
         .await
