@@ -360,34 +360,16 @@ async fn isolation_holds_behind_pgbouncer_before_1_21_with_one_server_connection
     check_isolation(&binary, 1, "").await;
 }
 
-/// PgBouncer before 1.21 over two server connections works with the statement cache
-/// off: every statement is then prepared inside its transaction, which PgBouncer keeps
-/// on one server connection.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn isolation_holds_behind_pgbouncer_before_1_21_with_the_statement_cache_off() {
-    let Some(binary) = older_debian_pgbouncer() else {
-        eprintln!("skipped: no separate PgBouncer older than 1.21 installed");
-        return;
-    };
-    check_isolation_with(&binary, 2, "", false).await;
-}
-
 /// Runs [`run_tenants`] through `binary` with `server_conns` server connections and
 /// `extra` settings, and checks isolation, that every server connection took part,
 /// and that no context stays behind.
 async fn check_isolation(binary: &Path, server_conns: usize, extra: &str) {
-    check_isolation_with(binary, server_conns, extra, true).await
-}
-
-/// [`check_isolation`] with the pool's statement cache on or off.
-async fn check_isolation_with(binary: &Path, server_conns: usize, extra: &str, cache: bool) {
     let (major, minor) = pgbouncer_version(binary);
     let db = TestDatabase::new().expect("db");
     let tenants = tenants(&db).await;
     let bouncer = Bouncer::start(binary, &db.url_app(), server_conns, extra);
     let pool = PoolConfig::new(bouncer.url(&db.url_app()))
         .context_key(db.context_key())
-        .statement_cache(cache)
         .max_size(TENANTS as u32)
         .build()
         .expect("pool through pgbouncer");
@@ -415,11 +397,7 @@ async fn check_isolation_with(binary: &Path, server_conns: usize, extra: &str, c
     );
     // Between transactions, the server connections carry no context: a read with
     // none is refused.
-    // (With the statement cache off, a statement outside a transaction, as this probe
-    // is, has its Parse and its Bind each in a PgBouncer transaction of their own, which
-    // may go to different server connections: the pool never sends one, so the probe
-    // is for the cached mode only.)
-    for _ in 0..if cache { TENANTS } else { 0 } {
+    for _ in 0..TENANTS {
         let (setting, visible) = pool
             .unscoped_for_tests(async |conn| {
                 let seen: Seen = diesel::sql_query(
