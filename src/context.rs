@@ -181,6 +181,32 @@ impl FromStr for ContextKey {
     }
 }
 
+/// The query for the newest context key that is not retired, as a [`StoredKey`] row;
+/// the admin pool and the test kit read the key with it.
+pub(crate) const NEWEST_KEY_SQL: &str =
+    "SELECT id, inner_pad, outer_pad FROM rowguard.context_keys \
+      WHERE retires_at IS NULL OR retires_at > now() ORDER BY id DESC LIMIT 1";
+
+/// A row of `rowguard.context_keys`: a key's id and pads.
+#[derive(diesel::QueryableByName)]
+pub(crate) struct StoredKey {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    id: i32,
+    #[diesel(sql_type = diesel::sql_types::Binary)]
+    inner_pad: Vec<u8>,
+    #[diesel(sql_type = diesel::sql_types::Binary)]
+    outer_pad: Vec<u8>,
+}
+
+impl StoredKey {
+    /// The key this row stores.
+    pub(crate) fn into_key(self) -> Result<ContextKey> {
+        let id = u32::try_from(self.id)
+            .map_err(|_| Error::Config(format!("context key id {} is negative", self.id)))?;
+        ContextKey::from_pads(id, &self.inner_pad, &self.outer_pad)
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     use fmt::Write;
     bytes.iter().fold(String::new(), |mut s, b| {

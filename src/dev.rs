@@ -692,25 +692,9 @@ pub fn ensure_context_key(conn: &mut PgConnection) -> Result<()> {
 /// The newest unretired context key of the database `conn` is connected to (as its
 /// owner or an admin), for a tenant pool to sign with.
 pub fn context_key(conn: &mut PgConnection) -> Result<crate::context::ContextKey> {
-    #[derive(QueryableByName)]
-    struct Pads {
-        #[diesel(sql_type = diesel::sql_types::Integer)]
-        id: i32,
-        #[diesel(sql_type = diesel::sql_types::Binary)]
-        inner_pad: Vec<u8>,
-        #[diesel(sql_type = diesel::sql_types::Binary)]
-        outer_pad: Vec<u8>,
-    }
-    let pads: Pads = diesel::sql_query(
-        "SELECT id, inner_pad, outer_pad FROM rowguard.context_keys \
-          WHERE retires_at IS NULL OR retires_at > now() ORDER BY id DESC LIMIT 1",
-    )
-    .get_result(conn)?;
-    crate::context::ContextKey::from_pads(
-        u32::try_from(pads.id).map_err(|_| Error::Config("negative key id".into()))?,
-        &pads.inner_pad,
-        &pads.outer_pad,
-    )
+    let stored: crate::context::StoredKey =
+        diesel::sql_query(crate::context::NEWEST_KEY_SQL).get_result(conn)?;
+    stored.into_key()
 }
 
 /// Creates `name` as a fully migrated database, unless it exists. Concurrent callers

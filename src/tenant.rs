@@ -249,7 +249,8 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for ContextStatement {
     }
 }
 
-/// The context statement from its parts.
+/// The context statement from its parts: for a tenant transaction, `context` is the
+/// signed context; for an admin transaction ([`set_admin_query`]), empty.
 pub(crate) fn context_query(
     db_role: Option<&str>,
     context: String,
@@ -261,15 +262,6 @@ pub(crate) fn context_query(
         statement_timeout: timeouts.statement,
         idle_in_transaction_timeout: timeouts.idle_in_transaction,
     }
-}
-
-/// The context statement for a tenant transaction, with its signed context.
-pub(crate) fn set_context_query(
-    db_role: Option<&str>,
-    signed: String,
-    timeouts: Timeouts,
-) -> ContextStatement {
-    context_query(db_role, signed, timeouts)
 }
 
 /// The context statement for an admin transaction: the admin role, and no tenant.
@@ -405,7 +397,7 @@ where
     let previous = SYNC_WIRE.with(|w| w.replace(Some(std::sync::Arc::clone(&wire))));
     let outcome = conn.conn.transaction(|conn| {
         diesel::query_dsl::methods::ExecuteDsl::<SyncInner>::execute(
-            set_context_query(db_role, signed, Timeouts::default()),
+            context_query(db_role, signed, Timeouts::default()),
             conn,
         )
         .map_err(|e| wire.error(e))?;

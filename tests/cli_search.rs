@@ -48,15 +48,7 @@ const UNREACHABLE: &str = "postgres://rowguard@127.0.0.1:1/rowguard";
 
 fn rowguard(database_url: &str, args: &[&str]) -> Output {
     // The admin login on the same database, where the command reads the context key.
-    let admin_url = url::Url::parse(database_url)
-        .ok()
-        .and_then(|mut u| {
-            u.set_username(rowguard::dev::ADMIN_LOGIN_ROLE).ok()?;
-            u.set_password(Some(rowguard::dev::ADMIN_LOGIN_PASSWORD))
-                .ok()?;
-            Some(u.to_string())
-        })
-        .unwrap_or_default();
+    let admin_url = support::admin_url(database_url);
     Command::new(env!("CARGO_BIN_EXE_rowguard"))
         .args(args)
         .env("DATABASE_URL", database_url)

@@ -24,7 +24,7 @@ async fn tenant_names(pool: &TenantPool, ctx: &TenantContext) -> Vec<String> {
 }
 
 /// What a pooled connection carries between transactions: its backend pid, whether it
-/// is inside a transaction block, its app.tenant_id, and how many tenants rows it sees.
+/// is inside a transaction block, its app.context, and how many tenants rows it sees.
 #[derive(Debug)]
 struct Idle {
     pid: i32,
@@ -39,8 +39,12 @@ struct IdleRow {
     pid: i32,
     #[diesel(sql_type = Text)]
     tenant_setting: String,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
-    visible_tenants: i64,
+    n: i64,
 }
 
 async fn idle_state(pool: &TenantPool) -> Idle {
@@ -53,29 +57,25 @@ async fn idle_state(pool: &TenantPool) -> Idle {
             .is_ok();
         let row: IdleRow = diesel::sql_query(
             "SELECT pg_backend_pid() AS pid, \
-                    coalesce(current_setting('app.context', true), '') AS tenant_setting, \
-                    0::int8 AS visible_tenants",
+                    coalesce(current_setting('app.context', true), '') AS tenant_setting",
         )
         .get_result(conn)
         .await?;
-        // With no context, reading a tenant table is refused (42501); a connection
-        // that still carried one would count rows instead.
-        let visible = diesel::sql_query("SELECT count(*) AS n FROM tenants")
-            .execute(conn)
-            .await;
-        let row = IdleRow {
-            visible_tenants: match visible {
-                Ok(_) => 1,
-                Err(e) if e.to_string().contains("no tenant context") => 0,
-                Err(e) => return Err(e.into()),
-            },
-            ..row
+        // With no context, reading a tenant table is refused (42501): no tenant is
+        // visible. A connection that still carried one would count its rows instead.
+        let visible_tenants = match diesel::sql_query("SELECT count(*) AS n FROM tenants")
+            .get_result::<Count>(conn)
+            .await
+        {
+            Ok(c) => c.n,
+            Err(e) if e.to_string().contains("no tenant context") => 0,
+            Err(e) => return Err(e.into()),
         };
         Ok(Idle {
             pid: row.pid,
             in_transaction,
             tenant_setting: row.tenant_setting,
-            visible_tenants: row.visible_tenants,
+            visible_tenants,
         })
     })
     .await

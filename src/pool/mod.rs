@@ -59,7 +59,7 @@ use diesel::expression::QueryMetadata;
 use diesel::pg::Pg;
 use diesel::query_builder::{AsQuery, QueryFragment, QueryId};
 use diesel::query_dsl::CompatibleType;
-use diesel::sql_types::{Binary, Integer, Text};
+use diesel::sql_types::Text;
 use diesel::QueryableByName;
 use diesel_async::RunQueryDsl;
 use tracing::Instrument;
@@ -71,7 +71,7 @@ pub(crate) use login::PRIVILEGES_SQL;
 
 use crate::context::ContextKey;
 use crate::error::{Error, Result};
-use crate::tenant::{set_context_query, TenantContext};
+use crate::tenant::{context_query, TenantContext};
 use checkout::Core;
 
 /// A pool of connections that only hands them out inside tenant transactions.
@@ -189,7 +189,7 @@ impl TenantPool {
         let signed = self
             .key
             .sign(ctx, SystemTime::now() + self.core.config.context_ttl);
-        set_context_query(
+        context_query(
             self.core.config.app_role.as_deref(),
             signed,
             self.core.timeouts(),
@@ -435,32 +435,17 @@ impl AdminPool {
     /// The newest context key that is not retired, for a tenant pool to sign with
     /// ([`PoolConfig::context_key`]).
     pub async fn context_key(&self) -> Result<ContextKey> {
-        #[derive(QueryableByName)]
-        struct Row {
-            #[diesel(sql_type = Integer)]
-            id: i32,
-            #[diesel(sql_type = Binary)]
-            inner_pad: Vec<u8>,
-            #[diesel(sql_type = Binary)]
-            outer_pad: Vec<u8>,
-        }
-        let rows: Vec<Row> = self
+        let rows: Vec<crate::context::StoredKey> = self
             .as_admin("load the context key", async |conn| {
-                Ok(diesel::sql_query(
-                    "SELECT id, inner_pad, outer_pad FROM rowguard.context_keys \
-                      WHERE retires_at IS NULL OR retires_at > now() \
-                      ORDER BY id DESC LIMIT 1",
-                )
-                .load(conn)
-                .await?)
+                Ok(diesel::sql_query(crate::context::NEWEST_KEY_SQL)
+                    .load(conn)
+                    .await?)
             })
             .await?;
         let row = rows.into_iter().next().ok_or_else(|| {
             Error::Config("the database has no context key: run `rowguard keys rotate`".into())
         })?;
-        let id = u32::try_from(row.id)
-            .map_err(|_| Error::Config(format!("context key id {} is negative", row.id)))?;
-        ContextKey::from_pads(id, &row.inner_pad, &row.outer_pad)
+        row.into_key()
     }
 }
 

@@ -8,15 +8,20 @@ use diesel_async::{AsyncConnectionCore, RunQueryDsl};
 use rowguard::pool::{AdminPool, PoolConfig, TenantPool};
 use rowguard::{MemberRole, TenantId, UserId};
 
-/// An admin pool on the same server and database as `pool`, as the tests' admin login
-/// ([`rowguard::dev::ADMIN_LOGIN_ROLE`]).
-pub fn admin_for(pool: &TenantPool) -> AdminPool {
-    let mut url = url::Url::parse(&pool.config().database_url).expect("a URL");
+/// `url` (a `postgres://` URL) with the tests' admin login
+/// ([`rowguard::dev::ADMIN_LOGIN_ROLE`]) instead of its user.
+pub fn admin_url(url: &str) -> String {
+    let mut url = url::Url::parse(url).expect("a URL");
     url.set_username(rowguard::dev::ADMIN_LOGIN_ROLE)
         .expect("a URL with a user");
     url.set_password(Some(rowguard::dev::ADMIN_LOGIN_PASSWORD))
         .expect("a URL with a password");
-    PoolConfig::new(url.to_string())
+    url.to_string()
+}
+
+/// An admin pool on the same server and database as `pool`, as the tests' admin login.
+pub fn admin_for(pool: &TenantPool) -> AdminPool {
+    PoolConfig::new(admin_url(&pool.config().database_url))
         .max_size(1)
         .build_admin()
         .expect("admin pool")

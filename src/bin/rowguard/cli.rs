@@ -201,7 +201,7 @@ pub fn search(args: SearchArgs) -> rowguard::Result<ExitCode> {
     let (hits, plans): (Vec<(rowguard::search::Hit, Option<f64>)>, _) =
         runtime.block_on(async {
             // bb8 needs the runtime to build the pool.
-            let pool = crate::keys::tenant_pool(4).await?;
+            let pool = crate::keys::tenant_pool(4, None).await?;
             if args.hybrid {
                 let text = args.text.clone().unwrap_or_default();
                 let hopts = HybridOptions {

@@ -40,7 +40,7 @@ pub fn seed_demo() -> Result<ExitCode> {
     drop(PgConnection::establish(&url)?);
     let report = runtime()?.block_on(async {
         let admin = crate::keys::admin_pool()?;
-        let pool = crate::keys::tenant_pool(2).await?;
+        let pool = crate::keys::tenant_pool(2, Some(&admin)).await?;
         rowguard::seed::demo(&pool, &admin).await
     })?;
     print!("{}", render_seed_report(&report));

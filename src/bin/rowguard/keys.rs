@@ -17,10 +17,13 @@ pub fn admin_pool() -> Result<AdminPool> {
 }
 
 /// The context key: `ROWGUARD_CONTEXT_KEY`, else the newest one in the database, read
-/// through the admin pool when `ROWGUARD_ADMIN_URL` is set.
-pub async fn context_key() -> Result<ContextKey> {
+/// through `admin` or, when `ROWGUARD_ADMIN_URL` is set, an admin pool of its own.
+pub async fn context_key(admin: Option<&AdminPool>) -> Result<ContextKey> {
     if let Some(key) = ContextKey::from_env()? {
         return Ok(key);
+    }
+    if let Some(admin) = admin {
+        return admin.context_key().await;
     }
     if std::env::var("ROWGUARD_ADMIN_URL").is_ok_and(|u| !u.trim().is_empty()) {
         return admin_pool()?.context_key().await;
@@ -32,12 +35,13 @@ pub async fn context_key() -> Result<ContextKey> {
     ))
 }
 
-/// The tenant pool, on `DATABASE_URL`, signing with [`context_key`].
-pub async fn tenant_pool(max_size: u32) -> Result<TenantPool> {
+/// The tenant pool, on `DATABASE_URL`, signing with [`context_key`] (read through
+/// `admin` when the environment has no key).
+pub async fn tenant_pool(max_size: u32, admin: Option<&AdminPool>) -> Result<TenantPool> {
     let config = PoolConfig::from_env()?.max_size(max_size);
     let key = match &config.context_key {
         Some(key) => key.clone(),
-        None => context_key().await?,
+        None => context_key(admin).await?,
     };
     config.context_key(key).build()
 }
@@ -98,7 +102,7 @@ pub fn context(args: ContextArgs) -> Result<ExitCode> {
         ctx = ctx.with_user(user.parse::<UserId>()?, role.parse::<MemberRole>()?);
     }
     let ttl = parse_duration(&args.ttl)?;
-    let key = runtime()?.block_on(context_key())?;
+    let key = runtime()?.block_on(context_key(None))?;
     let expires = SystemTime::now() + ttl;
     let signed = key.sign(&ctx, expires);
     if args.json {
