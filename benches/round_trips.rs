@@ -25,6 +25,7 @@ use rowguard::models::Task;
 use rowguard::pool::{PoolConfig, TenantPool};
 use rowguard::schema::tasks;
 use rowguard::{TenantContext, TenantId};
+use rowguard_testkit::fixtures::N;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use uuid::Uuid;
@@ -113,12 +114,6 @@ where
     median(samples)
 }
 
-#[derive(QueryableByName)]
-struct N {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
-}
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let delay = Duration::from_micros(
@@ -132,8 +127,9 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(200);
 
-    let owner_url = rowguard::dev::migrated_database("rowguard_bench_rt").expect("database");
-    let logins = rowguard::dev::prepare_database(&owner_url).expect("logins");
+    let owner_url =
+        rowguard_testkit::server::migrated_database("rowguard_bench_rt").expect("database");
+    let logins = rowguard_testkit::server::prepare_database(&owner_url).expect("logins");
     let admin = PoolConfig::new(logins.admin_url.clone())
         .max_size(1)
         .build_admin()

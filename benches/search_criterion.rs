@@ -17,8 +17,8 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use diesel::sql_types::BigInt;
 use diesel_async::RunQueryDsl;
 use pgvector::Vector;
-use rowguard::search::synth::{MixtureSpec, SynthRng};
 use rowguard::search::{hybrid_search, search, HybridOptions, Kind, SearchOptions, Strategy};
+use rowguard_testkit::synth::{MixtureSpec, SynthRng};
 
 use common::{chunk_text, ctx, dataset, DatasetSpec};
 

@@ -31,8 +31,9 @@ struct Fixture {
 }
 
 async fn fixture() -> Fixture {
-    let admin_url = rowguard::dev::migrated_database("rowguard_bench_tx").expect("bench database");
-    let logins = rowguard::dev::prepare_database(&admin_url).expect("logins");
+    let admin_url =
+        rowguard_testkit::server::migrated_database("rowguard_bench_tx").expect("bench database");
+    let logins = rowguard_testkit::server::prepare_database(&admin_url).expect("logins");
     let admin = rowguard::pool::PoolConfig::new(logins.admin_url)
         .max_size(1)
         .build_admin()

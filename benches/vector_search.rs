@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::RunQueryDsl;
 use pgvector::Vector;
-use rowguard::search::synth::{MixtureSpec, SynthRng};
 use rowguard::search::{search_with_report, Kind, SearchOptions};
+use rowguard_testkit::synth::{MixtureSpec, SynthRng};
 use uuid::Uuid;
 
 use common::{ctx, dataset, Dataset, DatasetSpec};

@@ -129,7 +129,7 @@ log "pgvector: $(grep default_version "$EXT_DIR/vector.control" | tr -d "'" )"
 # pooler test needs it for more than one server connection (docs/pgbouncer.md). When
 # the packaged PgBouncer is older (Debian 12 ships 1.18), build the next release's
 # source package into its own prefix; the Debian package stays as it is.
-# tests/pgbouncer.rs looks for $ROWGUARD_PGBOUNCER, then $PGB_PREFIX/bin/pgbouncer,
+# tests/it/pgbouncer.rs looks for $ROWGUARD_PGBOUNCER, then $PGB_PREFIX/bin/pgbouncer,
 # then /usr/sbin/pgbouncer.
 PGB_MIN=1.21
 PGB_PREFIX=/opt/rowguard/pgbouncer

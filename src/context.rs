@@ -182,7 +182,7 @@ impl FromStr for ContextKey {
 }
 
 /// The query for the newest context key that is not retired, as a [`StoredKey`] row;
-/// the admin pool and the test kit read the key with it.
+/// the admin pool and [`ContextKey::newest`] read the key with it.
 pub(crate) const NEWEST_KEY_SQL: &str =
     "SELECT id, inner_pad, outer_pad FROM rowguard.context_keys \
       WHERE retires_at IS NULL OR retires_at > now() ORDER BY id DESC LIMIT 1";
@@ -199,11 +199,38 @@ pub(crate) struct StoredKey {
 }
 
 impl StoredKey {
+    /// The key of the first row of [`NEWEST_KEY_SQL`]'s answer.
+    pub(crate) fn newest(rows: Vec<StoredKey>) -> Result<ContextKey> {
+        rows.into_iter()
+            .next()
+            .ok_or_else(|| {
+                Error::Config(
+                    "the database has no live context key: run `rowguard keys rotate`".into(),
+                )
+            })?
+            .into_key()
+    }
+
     /// The key this row stores.
     pub(crate) fn into_key(self) -> Result<ContextKey> {
         let id = u32::try_from(self.id)
             .map_err(|_| Error::Config(format!("context key id {} is negative", self.id)))?;
         ContextKey::from_pads(id, &self.inner_pad, &self.outer_pad)
+    }
+}
+
+impl ContextKey {
+    /// The newest key of `rowguard.context_keys` that is not retired, read on a
+    /// synchronous connection (a migration tool, a test harness). The login must be the
+    /// owner or a member of `rowguard_admin`; services use
+    /// [`AdminPool::context_key`](crate::pool::AdminPool::context_key) instead.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the table holds no live key; database errors as
+    /// classified by [`Error`].
+    pub fn newest(conn: &mut diesel::PgConnection) -> Result<Self> {
+        use diesel::RunQueryDsl;
+        StoredKey::newest(diesel::sql_query(NEWEST_KEY_SQL).load(conn)?)
     }
 }
 

@@ -1,8 +1,8 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+pub mod catalog;
 pub mod context;
-pub mod dev;
 pub mod doctor;
 pub mod embed;
 pub mod error;
@@ -14,11 +14,11 @@ pub mod pool;
 #[allow(missing_docs)]
 pub mod schema;
 pub mod search;
-pub mod seed;
 pub mod tenant;
 
-/// Test hooks for the TLS layer: see `pool/tls.rs`. Never enable in production.
-#[cfg(feature = "test-support")]
+/// Test hooks for the TLS layer (feature `test-hooks`, which only rowguard-testkit
+/// enables): see `pool/tls.rs`. Never enable in production.
+#[cfg(feature = "test-hooks")]
 #[doc(hidden)]
 pub use pool::tls::testing as tls_testing;
 

@@ -5,13 +5,14 @@
 
 use std::time::{Duration, Instant};
 
-use diesel::sql_types::{Array, BigInt, Text};
+use diesel::sql_types::{Array, Text};
 use diesel::{Connection, PgConnection};
 use diesel_async::RunQueryDsl;
 use rowguard::pool::{AdminPool, PoolConfig, TenantPool};
-use rowguard::search::synth::{assign_tenants, tenant_counts, Mixture, MixtureSpec, SynthRng};
 use rowguard::search::{ingest_as_admin, Kind, NewEmbedding};
 use rowguard::{TenantContext, TenantId};
+use rowguard_testkit::fixtures::N;
+use rowguard_testkit::synth::{assign_tenants, tenant_counts, Mixture, MixtureSpec, SynthRng};
 use uuid::Uuid;
 
 /// What to load.
@@ -96,12 +97,6 @@ pub fn chunk_text(cluster: usize, i: usize) -> String {
     )
 }
 
-#[derive(diesel::QueryableByName)]
-struct N {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
 fn owner_exec(conn: &mut PgConnection, sql: &str) {
     diesel::RunQueryDsl::execute(diesel::sql_query(sql), conn)
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
@@ -124,7 +119,7 @@ pub async fn pools(
     max_size: u32,
     statement_timeout: Option<Duration>,
 ) -> (TenantPool, AdminPool) {
-    let logins = rowguard::dev::prepare_database(owner_url).expect("logins");
+    let logins = rowguard_testkit::server::prepare_database(owner_url).expect("logins");
     let admin = PoolConfig::new(logins.admin_url)
         .max_size(max_size)
         .statement_timeout(statement_timeout)
@@ -143,7 +138,7 @@ pub async fn pools(
 /// Loads (or finds loaded) the dataset and returns its tenants and an app pool.
 pub async fn dataset(spec: &DatasetSpec, prefix: &str, log: bool) -> Dataset {
     let name = spec.database_name(prefix);
-    let owner_url = rowguard::dev::migrated_database(&name).expect("migrated database");
+    let owner_url = rowguard_testkit::server::migrated_database(&name).expect("migrated database");
     let (app, admin) = pools(&owner_url, 2, Some(Duration::from_secs(600))).await;
     let mixture = Mixture::new(spec.mixture).expect("mixture");
     let assignment =

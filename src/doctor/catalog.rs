@@ -72,3 +72,13 @@ macro_rules! app_roles_cte {
         )
     };
 }
+
+/// Every tenant table in scope, by name: the doctor's `tenant_tables` CTE as a query of
+/// its own, for [`crate::catalog::TenantTable`] rows.
+pub(crate) const TENANT_TABLES_SQL: &str = concat!(
+    "WITH ",
+    tenant_tables_cte!(),
+    " SELECT t.name, c.relname::text AS table_name, t.key_column::text AS key_column",
+    " FROM tenant_tables t JOIN pg_class c ON c.oid = t.oid",
+    " ORDER BY c.relname, t.name"
+);

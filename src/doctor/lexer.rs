@@ -155,21 +155,6 @@ pub(super) fn unwrapped_context_calls(expr: &str) -> Vec<String> {
     found
 }
 
-pub(super) fn quote_ident(name: &str) -> String {
-    let plain = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if plain {
-        name.to_owned()
-    } else {
-        format!("\"{}\"", name.replace('"', "\"\""))
-    }
-}
-
 /// Is `security_invoker` set to a true value in a view's `reloptions`?
 pub(super) fn security_invoker_on(options: &[String]) -> bool {
     options.iter().any(|o| {

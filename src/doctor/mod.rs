@@ -18,8 +18,11 @@
 //!
 //! let mut conn = diesel::PgConnection::establish("postgres://localhost/app")?;
 //! let report = diagnose(&mut conn, &DoctorOptions::default())?;
-//! print!("{report}");
-//! std::process::exit(if report.is_clean() { 0 } else { 1 });
+//! for f in report.errors() {
+//!     eprintln!("{} {}: {}", f.rule, f.object, f.detail);
+//! }
+//! // A service can refuse to start on a schema that breaks a rule.
+//! assert!(report.is_clean(), "the schema breaks rowguard's isolation rules");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -29,7 +32,7 @@ use diesel::pg::PgConnection;
 use serde::Serialize;
 
 #[macro_use]
-mod catalog;
+pub(crate) mod catalog;
 mod lexer;
 mod rules;
 
@@ -230,14 +233,14 @@ impl Finding {
     }
 }
 
-/// Everything [`diagnose`] found, errors first, then by rule, object and detail.
+/// Everything [`diagnose`] found, errors first, then by rule, object and detail. It
+/// serializes to JSON; the command line prints it as text.
 ///
 /// ```
 /// use rowguard::doctor::Report;
 /// let report = Report::default();
 /// assert!(report.is_clean());
 /// assert_eq!(report.errors().count(), 0);
-/// assert!(report.to_string().contains("no findings"));
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Report {
@@ -263,41 +266,6 @@ impl Report {
     /// True when there is no error (warnings are allowed).
     pub fn is_clean(&self) -> bool {
         self.errors().next().is_none()
-    }
-}
-
-impl fmt::Display for Report {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let errors = self.errors().count();
-        let warnings = self.warnings().count();
-        if self.findings.is_empty() {
-            return writeln!(f, "rowguard doctor: no findings, the isolation rules hold.");
-        }
-        let plural = |n: usize| if n == 1 { "" } else { "s" };
-        writeln!(
-            f,
-            "rowguard doctor: {errors} error{}, {warnings} warning{}",
-            plural(errors),
-            plural(warnings)
-        )?;
-        let width = self
-            .findings
-            .iter()
-            .map(|x| x.rule.name().len())
-            .max()
-            .unwrap_or(0);
-        for x in &self.findings {
-            writeln!(f)?;
-            writeln!(
-                f,
-                "{:<7}  {:<width$}  {}",
-                x.severity,
-                x.rule.name(),
-                x.object
-            )?;
-            writeln!(f, "         {}", x.detail)?;
-        }
-        Ok(())
     }
 }
 
@@ -430,19 +398,5 @@ mod tests {
         assert!(rules(Some("0.8.2")).is_empty());
         assert!(rules(Some("0.9")).is_empty());
         assert_eq!(rules(Some("garbage")), vec![Rule::PgvectorTooOld]);
-    }
-
-    #[test]
-    fn display_is_actionable() {
-        let report = Report {
-            findings: pgvector_findings(Some("0.8.0")),
-        };
-        assert!(report.is_clean());
-        let text = report.to_string();
-        assert!(text.contains("0 errors, 1 warning"), "{text}");
-        assert!(
-            text.contains("max_parallel_maintenance_workers = 0"),
-            "{text}"
-        );
     }
 }

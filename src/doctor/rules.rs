@@ -8,6 +8,7 @@ use diesel::{sql_query, QueryableByName, RunQueryDsl};
 
 use super::lexer::*;
 use super::{DoctorOptions, Finding, Rule, Severity};
+use crate::catalog::quote_ident;
 
 // ---------------------------------------------------------------------------------------
 // Rules: row-level security on tenant tables.

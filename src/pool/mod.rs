@@ -310,7 +310,7 @@ impl TenantPool {
 
     /// Runs `f` on a pooled connection with no transaction and no context: only for
     /// tests that check what a pooled connection carries between transactions.
-    #[cfg(feature = "test-support")]
+    #[cfg(feature = "test-hooks")]
     #[doc(hidden)]
     pub async fn unscoped_for_tests<R, F>(&self, f: F) -> Result<R>
     where
@@ -323,7 +323,7 @@ impl TenantPool {
     /// Marks the type of `query` as prepared on the next connection checked out,
     /// whether it is or not: only for the test that proves [`TenantPool::fetch`]
     /// notices when its one-round-trip shape goes wrong.
-    #[cfg(feature = "test-support")]
+    #[cfg(feature = "test-hooks")]
     #[doc(hidden)]
     pub async fn pretend_prepared_for_tests<Q>(&self, query: Q) -> Result<()>
     where
@@ -442,10 +442,7 @@ impl AdminPool {
                     .await?)
             })
             .await?;
-        let row = rows.into_iter().next().ok_or_else(|| {
-            Error::Config("the database has no context key: run `rowguard keys rotate`".into())
-        })?;
-        row.into_key()
+        crate::context::StoredKey::newest(rows)
     }
 }
 

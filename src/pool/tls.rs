@@ -703,9 +703,9 @@ fn der_element(der: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
 }
 
-/// Test hooks (`test-support` only): a connection opened the way the pool opens its
+/// Test hooks (feature `test-hooks` only): a connection opened the way the pool opens its
 /// own, to test the TLS layer without a pool.
-#[cfg(feature = "test-support")]
+#[cfg(feature = "test-hooks")]
 pub mod testing {
     use std::sync::Arc;
 

@@ -29,7 +29,7 @@
 //! in the `rowguard.search` span) and returned in a [`SearchReport`].
 //!
 //! Also here: [`hybrid`] search (full text and vectors fused by reciprocal rank),
-//! [`ingest`](mod@ingest) (bulk, validated, all-or-nothing), [`validate`] and [`synth`].
+//! [`ingest`](mod@ingest) (bulk, validated, all-or-nothing) and [`validate`].
 
 use std::fmt;
 use std::str::FromStr;
@@ -49,7 +49,6 @@ use crate::{Error, Result};
 
 pub mod hybrid;
 pub mod ingest;
-pub mod synth;
 pub mod validate;
 
 pub use hybrid::{

@@ -1,0 +1,18 @@
+//! The integration tests of the `rowguard` library, against a real PostgreSQL (a
+//! private server from rowguard-testkit, or `DATABASE_URL`): one module per area, one
+//! binary to build and link.
+
+mod boundary;
+mod deployment_modes;
+mod doctor;
+mod failure;
+mod harness;
+mod isolation;
+mod load;
+mod migrations;
+mod pgbouncer;
+mod pool;
+mod role_tiers;
+mod search;
+mod seed;
+mod tls;

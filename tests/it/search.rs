@@ -1,0 +1,626 @@
+//! Vector search under row-level security, on small clustered datasets
+//! from `rowguard::search::synth`, acting through `TenantPool` as the application
+//! role (the admin role only creates tenants):
+//! - recall@10 against an exact ground truth (computed here, in f64) is at least 0.95,
+//!   with exactly k rows, for a tiny tenant (exact scan) and a large one (HNSW with
+//!   iterative scan), both chosen automatically from the maintained row counts;
+//! - automatic selection picks exact for a tiny tenant and HNSW for a large one
+//!   (read from the returned report), and `embedding_counts` follows inserts and deletes;
+//! - hybrid search returns a lexical-only hit and a vector-only hit;
+//! - bad vectors (wrong length, NaN, ±infinity, zero under cosine) are rejected with
+//!   `Error::InvalidInput` before anything is sent, and nothing is written; a batch the
+//!   database refuses writes nothing either; `COPY FROM` is refused under RLS;
+//! - no search returns another tenant's row, under any strategy, metric or kind, or
+//!   in hybrid search, even when the other tenant holds every true nearest neighbour.
+
+use std::collections::HashSet;
+
+use diesel::sql_types::Text;
+use diesel_async::RunQueryDsl;
+use rowguard::pool::TenantPool;
+use rowguard::search::{
+    embedding_counts, hybrid_search, hybrid_search_with_report, ingest, search, search_with_report,
+    HybridOptions, Kind, Metric, NewEmbedding, SearchOptions, Strategy, StrategyRules, DIMENSIONS,
+};
+use rowguard::{Error, TenantContext};
+use rowguard_testkit::fixtures::N;
+use rowguard_testkit::server::TestDatabase;
+use rowguard_testkit::synth::{Mixture, MixtureSpec, SynthRng};
+use uuid::Uuid;
+
+const K: usize = 10;
+
+async fn make_tenant(pool: &TenantPool, slug: &str) -> TenantContext {
+    TenantContext::new(rowguard_testkit::fixtures::make_tenant(pool, slug).await)
+}
+
+/// Creates a parent row (document, deal activity or meeting) and returns its id.
+async fn make_parent(pool: &TenantPool, ctx: &TenantContext, kind: Kind) -> Uuid {
+    let id = Uuid::now_v7();
+    let sql = match kind {
+        Kind::Documents => {
+            "INSERT INTO documents (tenant_id, id, title) \
+             VALUES ((SELECT rowguard.current_tenant_id()), $1, 'doc')"
+        }
+        Kind::Deals => {
+            "WITH d AS (INSERT INTO deals (tenant_id, title) \
+                        VALUES ((SELECT rowguard.current_tenant_id()), 'deal') RETURNING id) \
+             INSERT INTO deal_activities (tenant_id, id, deal_id, kind) \
+             SELECT (SELECT rowguard.current_tenant_id()), $1, d.id, 'note' FROM d"
+        }
+        Kind::Meetings => {
+            "INSERT INTO meetings (tenant_id, id, title, starts_at, ends_at) \
+             VALUES ((SELECT rowguard.current_tenant_id()), $1, 'meeting', now(), now() + interval '1 hour')"
+        }
+        Kind::All => unreachable!("one table"),
+    };
+    pool.with_tenant(ctx, async |conn| {
+        diesel::sql_query(sql)
+            .bind::<diesel::sql_types::Uuid, _>(id)
+            .execute(conn)
+            .await?;
+        Ok(())
+    })
+    .await
+    .expect("create parent");
+    id
+}
+
+/// Ingests `vectors` (with `texts`, or "chunk N") for the tenant, 100 chunks per
+/// parent, in batches; returns `(id, vector)` per row.
+async fn load(
+    pool: &TenantPool,
+    ctx: &TenantContext,
+    kind: Kind,
+    vectors: Vec<Vec<f32>>,
+    texts: Option<Vec<String>>,
+) -> Vec<(Uuid, Vec<f32>)> {
+    let mut out = Vec::with_capacity(vectors.len());
+    let mut rows = Vec::with_capacity(vectors.len());
+    let mut parent = Uuid::nil();
+    for (i, v) in vectors.into_iter().enumerate() {
+        if i % 100 == 0 {
+            parent = make_parent(pool, ctx, kind).await;
+        }
+        let text = texts
+            .as_ref()
+            .map_or_else(|| format!("chunk {i}"), |t| t[i].clone());
+        let row = NewEmbedding::new(parent, (i % 100) as i32, text, "synthetic", v.clone());
+        out.push((row.id, v));
+        rows.push(row);
+    }
+    for batch in rows.chunks(500) {
+        let n = pool
+            .with_tenant(ctx, async |conn| ingest(conn, kind, batch).await)
+            .await
+            .expect("ingest");
+        assert_eq!(n, batch.len());
+    }
+    out
+}
+
+fn cosine_distance(a: &[f32], b: &[f32]) -> f64 {
+    let (mut dot, mut na, mut nb) = (0.0f64, 0.0f64, 0.0f64);
+    for (x, y) in a.iter().zip(b) {
+        let (x, y) = (f64::from(*x), f64::from(*y));
+        dot += x * y;
+        na += x * x;
+        nb += y * y;
+    }
+    1.0 - dot / (na.sqrt() * nb.sqrt())
+}
+
+/// Exact cosine top-k ids among `rows`.
+fn truth(rows: &[(Uuid, Vec<f32>)], q: &[f32], k: usize) -> Vec<Uuid> {
+    let mut d: Vec<(f64, Uuid)> = rows
+        .iter()
+        .map(|(id, v)| (cosine_distance(q, v), *id))
+        .collect();
+    d.sort_by(|a, b| a.0.total_cmp(&b.0));
+    d.into_iter().take(k).map(|(_, id)| id).collect()
+}
+
+fn mixture() -> Mixture {
+    Mixture::new(MixtureSpec::default()).expect("mixture")
+}
+
+/// Mean recall@k of `strategy`-chosen searches for `queries`; asserts every search
+/// returned exactly k rows and used `expect` for the documents table.
+async fn mean_recall(
+    pool: &TenantPool,
+    ctx: &TenantContext,
+    rows: &[(Uuid, Vec<f32>)],
+    queries: &[Vec<f32>],
+    expect: Strategy,
+) -> f64 {
+    let mut total = 0.0;
+    for q in queries {
+        let report = pool
+            .with_tenant(ctx, async |conn| {
+                search_with_report(conn, q, K, &SearchOptions::new(Kind::Documents)).await
+            })
+            .await
+            .expect("search");
+        assert_eq!(report.strategy_for(Kind::Documents), Some(expect));
+        assert_eq!(report.hits.len(), K, "exactly k rows");
+        assert!(
+            report
+                .hits
+                .windows(2)
+                .all(|w| w[0].distance <= w[1].distance),
+            "sorted by distance"
+        );
+        let want: HashSet<Uuid> = truth(rows, q, K).into_iter().collect();
+        let got = report.hits.iter().filter(|h| want.contains(&h.id)).count();
+        total += got as f64 / K as f64;
+    }
+    total / queries.len() as f64
+}
+
+#[tokio::test]
+async fn recall_for_a_tiny_and_a_large_tenant() {
+    let db = TestDatabase::new().expect("db");
+    let pool = db.app_pool(2).expect("pool");
+    let m = mixture();
+    let mut rng = SynthRng::new(1);
+    let large = make_tenant(&pool, "large").await;
+    let tiny = make_tenant(&pool, "tiny").await;
+    let other = make_tenant(&pool, "other").await;
+    // 2,000 rows: above the 1,500-row exact limit and ~89 % of the table -> HNSW.
+    let large_rows = load(
+        &pool,
+        &large,
+        Kind::Documents,
+        m.vectors(&mut rng, 2_000),
+        None,
+    )
+    .await;
+    let tiny_rows = load(&pool, &tiny, Kind::Documents, m.vectors(&mut rng, 40), None).await;
+    load(
+        &pool,
+        &other,
+        Kind::Documents,
+        m.vectors(&mut rng, 200),
+        None,
+    )
+    .await;
+    let queries = m.vectors(&mut SynthRng::new(99), 20);
+
+    let r_large = mean_recall(&pool, &large, &large_rows, &queries, Strategy::Hnsw).await;
+    let r_tiny = mean_recall(&pool, &tiny, &tiny_rows, &queries, Strategy::Exact).await;
+    eprintln!("recall@10: large (hnsw) {r_large:.3}, tiny (exact) {r_tiny:.3}");
+    assert!(r_large >= 0.95, "large tenant recall {r_large}");
+    assert!(r_tiny >= 0.99, "tiny tenant recall {r_tiny}");
+
+    // A tenant with fewer than k rows gets all of them, nearest first.
+    let few = make_tenant(&pool, "few").await;
+    let few_rows = load(&pool, &few, Kind::Documents, m.vectors(&mut rng, 4), None).await;
+    let hits = pool
+        .with_tenant(&few, async |conn| {
+            search(conn, &queries[0], K, &SearchOptions::new(Kind::Documents)).await
+        })
+        .await
+        .expect("search");
+    assert_eq!(
+        hits.iter().map(|h| h.id).collect::<Vec<_>>(),
+        truth(&few_rows, &queries[0], K)
+    );
+
+    // L2 and inner product (exact: no index for them) agree with the ground truth's
+    // top hit (on unit vectors every metric ranks alike).
+    for metric in [Metric::L2, Metric::InnerProduct] {
+        let hits = pool
+            .with_tenant(&tiny, async |conn| {
+                search(
+                    conn,
+                    &queries[1],
+                    K,
+                    &SearchOptions::new(Kind::Documents).metric(metric),
+                )
+                .await
+            })
+            .await
+            .expect("search");
+        assert_eq!(hits.len(), K);
+        assert_eq!(
+            hits[0].id,
+            truth(&tiny_rows, &queries[1], 1)[0],
+            "{metric:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn auto_selection_follows_the_maintained_counts() {
+    let db = TestDatabase::new().expect("db");
+    let pool = db.app_pool(2).expect("pool");
+    let m = mixture();
+    let mut rng = SynthRng::new(2);
+    let big = make_tenant(&pool, "big").await;
+    let small = make_tenant(&pool, "small").await;
+    load(&pool, &big, Kind::Documents, m.vectors(&mut rng, 300), None).await;
+    let small_rows = load(
+        &pool,
+        &small,
+        Kind::Documents,
+        m.vectors(&mut rng, 30),
+        None,
+    )
+    .await;
+
+    // The counts are the triggers' work, per tenant and table.
+    let counts = pool
+        .with_tenant(&big, async |conn| embedding_counts(conn).await)
+        .await
+        .expect("counts");
+    assert_eq!(counts.tenant_id, big.tenant_id.as_uuid());
+    assert_eq!(counts.get(Kind::Documents).0, 300);
+    assert_eq!(counts.get(Kind::Meetings).0, 0);
+
+    // Scaled-down rules, so a small dataset exercises both branches.
+    let rules = StrategyRules {
+        exact_max_rows: 100,
+        hnsw_min_share: 0.5,
+    };
+    let opts = SearchOptions::new(Kind::All).rules(rules);
+    let q = m.vectors(&mut SynthRng::new(5), 1).remove(0);
+    let report_big = pool
+        .with_tenant(&big, async |conn| {
+            search_with_report(conn, &q, K, &opts).await
+        })
+        .await
+        .expect("search");
+    let report_small = pool
+        .with_tenant(&small, async |conn| {
+            search_with_report(conn, &q, K, &opts).await
+        })
+        .await
+        .expect("search");
+    assert_eq!(
+        report_big.strategy_for(Kind::Documents),
+        Some(Strategy::Hnsw)
+    );
+    assert_eq!(
+        report_small.strategy_for(Kind::Documents),
+        Some(Strategy::Exact)
+    );
+    // Empty tables of a tenant are scanned exactly (and cost nothing).
+    assert_eq!(report_big.strategy_for(Kind::Deals), Some(Strategy::Exact));
+    assert_eq!(report_big.plans.len(), 3);
+    assert_eq!(report_big.hits.len(), K);
+    let plan = &report_big.plans[0];
+    assert_eq!((plan.tenant_rows, plan.ef_search), (300, Some(100)));
+
+    // Default rules: 30 rows is a tiny tenant; deleting rows is counted too.
+    let report = pool
+        .with_tenant(&small, async |conn| {
+            search_with_report(conn, &q, K, &SearchOptions::new(Kind::Documents)).await
+        })
+        .await
+        .expect("search");
+    assert_eq!(report.strategy_for(Kind::Documents), Some(Strategy::Exact));
+    let gone = small_rows[0].0;
+    let after = pool
+        .with_tenant(&small, async |conn| {
+            diesel::sql_query("DELETE FROM document_embeddings WHERE id = $1")
+                .bind::<diesel::sql_types::Uuid, _>(gone)
+                .execute(conn)
+                .await?;
+            embedding_counts(conn).await
+        })
+        .await
+        .expect("delete");
+    assert_eq!(after.get(Kind::Documents).0, 29);
+
+    // A forced strategy wins; a metric without an index cannot be forced onto HNSW.
+    let forced = pool
+        .with_tenant(&small, async |conn| {
+            search_with_report(
+                conn,
+                &q,
+                K,
+                &SearchOptions::new(Kind::Documents).strategy(Strategy::Hnsw),
+            )
+            .await
+        })
+        .await
+        .expect("search");
+    assert_eq!(forced.strategy_for(Kind::Documents), Some(Strategy::Hnsw));
+    let err = pool
+        .with_tenant(&small, async |conn| {
+            search(
+                conn,
+                &q,
+                K,
+                &SearchOptions::new(Kind::Documents)
+                    .metric(Metric::L2)
+                    .strategy(Strategy::Hnsw),
+            )
+            .await
+        })
+        .await
+        .expect_err("no L2 index");
+    assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn hybrid_finds_lexical_only_and_vector_only_hits() {
+    let db = TestDatabase::new().expect("db");
+    let pool = db.app_pool(2).expect("pool");
+    let m = mixture();
+    let mut rng = SynthRng::new(3);
+    let t = make_tenant(&pool, "hybrid").await;
+    let q = m.sample_cluster(&mut SynthRng::new(7), 4);
+    // 200 rows without the word; the vector side finds its neighbours among them.
+    let rows = load(&pool, &t, Kind::Documents, m.vectors(&mut rng, 200), None).await;
+    // One meeting chunk with the word, whose vector is as far from the query as any
+    // vector can be (the opposite direction): only full text can find it.
+    let opposite: Vec<f32> = q.iter().map(|x| -x).collect();
+    let lexical = load(
+        &pool,
+        &t,
+        Kind::Meetings,
+        vec![opposite],
+        Some(vec!["the zebra contract renewal".to_owned()]),
+    )
+    .await[0]
+        .0;
+    let opts = HybridOptions {
+        candidates: K,
+        ..HybridOptions::new(Kind::All)
+    };
+    let report = pool
+        .with_tenant(&t, async |conn| {
+            hybrid_search_with_report(conn, "zebra contracts", &q, K, &opts).await
+        })
+        .await
+        .expect("hybrid");
+    let hits = &report.hits;
+    assert_eq!(hits.len(), K);
+    let lex = hits
+        .iter()
+        .find(|h| h.id == lexical)
+        .expect("lexical-only hit");
+    assert_eq!((lex.vector_rank, lex.text_rank), (None, Some(1)));
+    assert_eq!(lex.kind, Kind::Meetings);
+    assert!(
+        lex.distance > 1.9,
+        "distance computed for it too: {}",
+        lex.distance
+    );
+    let nearest = truth(&rows, &q, 1)[0];
+    let vec_only = hits
+        .iter()
+        .find(|h| h.id == nearest)
+        .expect("vector-only hit");
+    assert_eq!((vec_only.vector_rank, vec_only.text_rank), (Some(1), None));
+    assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
+
+    // Blank text and bad vectors are refused before anything is sent.
+    let err = pool
+        .with_tenant(&t, async |conn| {
+            hybrid_search(conn, "  ", &q, K, &opts).await
+        })
+        .await
+        .expect_err("blank");
+    assert!(matches!(err, Error::InvalidInput(_)));
+}
+
+#[tokio::test]
+async fn bad_vectors_are_rejected_and_nothing_is_written() {
+    let db = TestDatabase::new().expect("db");
+    let pool = db.app_pool(2).expect("pool");
+    let t = make_tenant(&pool, "bad").await;
+    let m = mixture();
+    let mut rng = SynthRng::new(4);
+    load(&pool, &t, Kind::Documents, m.vectors(&mut rng, 3), None).await;
+    let parent = make_parent(&pool, &t, Kind::Documents).await;
+    let good = m.vectors(&mut rng, 1).remove(0);
+
+    let mut nan = good.clone();
+    nan[10] = f32::NAN;
+    let mut inf = good.clone();
+    inf[0] = f32::INFINITY;
+    let mut neg_inf = good.clone();
+    neg_inf[DIMENSIONS - 1] = f32::NEG_INFINITY;
+    let cases: Vec<(&str, Vec<f32>)> = vec![
+        ("wrong length", good[..DIMENSIONS - 1].to_vec()),
+        ("too long", [good.clone(), vec![0.1]].concat()),
+        ("NaN", nan),
+        ("+infinity", inf),
+        ("-infinity", neg_inf),
+        ("zero", vec![0.0; DIMENSIONS]),
+    ];
+    for (what, bad) in &cases {
+        // A good row first: the batch is all or nothing.
+        let batch = vec![
+            NewEmbedding::new(parent, 0, "good", "synthetic", good.clone()),
+            NewEmbedding::new(parent, 1, "bad", "synthetic", bad.clone()),
+        ];
+        let (ingest_err, search_err, count) = pool
+            .with_tenant(&t, async |conn| {
+                let ingest_err = ingest(conn, Kind::Documents, &batch).await.err();
+                let search_err = search(conn, bad, K, &SearchOptions::default()).await.err();
+                // Had anything reached the server and failed, the transaction would be
+                // aborted and this statement would fail.
+                let count: N = diesel::sql_query("SELECT count(*) AS n FROM document_embeddings")
+                    .get_result(conn)
+                    .await?;
+                Ok((ingest_err, search_err, count.n))
+            })
+            .await
+            .expect("transaction still healthy");
+        assert!(
+            matches!(ingest_err, Some(Error::InvalidInput(_))),
+            "{what}: {ingest_err:?}"
+        );
+        assert!(
+            matches!(search_err, Some(Error::InvalidInput(_))),
+            "{what}: {search_err:?}"
+        );
+        assert_eq!(count, 3, "{what}: nothing written");
+    }
+    // The zero vector is a valid query under L2 (just not under cosine).
+    pool.with_tenant(&t, async |conn| {
+        search(
+            conn,
+            &vec![0.0f32; DIMENSIONS],
+            K,
+            &SearchOptions::default().metric(Metric::L2),
+        )
+        .await
+    })
+    .await
+    .expect("zero vector under L2");
+
+    // A batch the database refuses (a parent of no row) writes nothing either.
+    let batch = vec![
+        NewEmbedding::new(parent, 0, "good", "synthetic", good.clone()),
+        NewEmbedding::new(Uuid::now_v7(), 0, "orphan", "synthetic", good.clone()),
+    ];
+    let err = pool
+        .with_tenant(&t, async |conn| ingest(conn, Kind::Documents, &batch).await)
+        .await
+        .expect_err("orphan");
+    assert!(matches!(err, Error::ForeignKeyViolation { .. }), "{err:?}");
+    let counts = pool
+        .with_tenant(&t, async |conn| embedding_counts(conn).await)
+        .await
+        .expect("counts");
+    assert_eq!(counts.get(Kind::Documents).0, 3);
+
+    // COPY FROM is refused under row-level security: multi-row INSERT is the way.
+    let err = pool
+        .with_tenant(&t, async |conn| {
+            diesel::sql_query("COPY document_embeddings (chunk) FROM STDIN")
+                .execute(conn)
+                .await?;
+            Ok(())
+        })
+        .await
+        .expect_err("COPY FROM under RLS");
+    assert!(err.to_string().contains("row-level security"), "{err}");
+}
+
+#[derive(diesel::QueryableByName)]
+struct TextRow {
+    #[diesel(sql_type = Text)]
+    t: String,
+}
+
+#[tokio::test]
+async fn search_never_returns_another_tenants_row() {
+    let db = TestDatabase::new().expect("db");
+    // One connection: every transaction reuses the connection the other tenant used.
+    let pool = db.app_pool(1).expect("pool");
+    let m = mixture();
+    let mut rng = SynthRng::new(5);
+    let a = make_tenant(&pool, "tenant-a").await;
+    let b = make_tenant(&pool, "tenant-b").await;
+    let queries = m.vectors(&mut SynthRng::new(50), 5);
+    let a_rows = load(&pool, &a, Kind::Documents, m.vectors(&mut rng, 300), None).await;
+    let a_deals = load(&pool, &a, Kind::Deals, m.vectors(&mut rng, 20), None).await;
+    // B holds an exact copy of every query and many near copies, in every table, with
+    // the query words: every true nearest neighbour and every lexical match is B's.
+    let mut b_vectors = Vec::new();
+    for q in &queries {
+        b_vectors.push(q.clone());
+        for _ in 0..60 {
+            let mut v = q.clone();
+            v.iter_mut()
+                .for_each(|x| *x += 0.002 * (rng.normal() as f32));
+            b_vectors.push(v);
+        }
+    }
+    let b_texts = vec!["secret zebra plans".to_owned(); b_vectors.len()];
+    load(
+        &pool,
+        &b,
+        Kind::Documents,
+        b_vectors.clone(),
+        Some(b_texts.clone()),
+    )
+    .await;
+    load(
+        &pool,
+        &b,
+        Kind::Meetings,
+        b_vectors[..50].to_vec(),
+        Some(b_texts[..50].to_vec()),
+    )
+    .await;
+    let a_ids: HashSet<Uuid> = a_rows.iter().chain(&a_deals).map(|(id, _)| *id).collect();
+
+    let mut checked = 0;
+    for q in &queries {
+        for kind in [Kind::Documents, Kind::Meetings, Kind::All] {
+            for strategy in [Strategy::Auto, Strategy::Exact, Strategy::Hnsw] {
+                for metric in [Metric::Cosine, Metric::L2, Metric::InnerProduct] {
+                    if strategy == Strategy::Hnsw && metric != Metric::Cosine {
+                        continue;
+                    }
+                    let opts = SearchOptions::new(kind).strategy(strategy).metric(metric);
+                    let hits = pool
+                        .with_tenant(&a, async |conn| search(conn, q, K, &opts).await)
+                        .await
+                        .expect("search");
+                    assert!(
+                        hits.iter().all(|h| a_ids.contains(&h.id)),
+                        "{kind:?}/{strategy:?}/{metric:?} returned another tenant's row"
+                    );
+                    if kind != Kind::Meetings {
+                        assert_eq!(hits.len(), K, "{kind:?}/{strategy:?}/{metric:?}: exactly k");
+                    }
+                    if kind == Kind::Meetings {
+                        assert!(hits.is_empty(), "A has no meetings");
+                    }
+                    checked += 1;
+                }
+            }
+            for strategy in [Strategy::Auto, Strategy::Exact, Strategy::Hnsw] {
+                let opts = HybridOptions {
+                    search: SearchOptions::new(kind).strategy(strategy),
+                    ..HybridOptions::default()
+                };
+                let hits = pool
+                    .with_tenant(&a, async |conn| {
+                        hybrid_search(conn, "secret zebra plans", q, K, &opts).await
+                    })
+                    .await
+                    .expect("hybrid");
+                assert!(
+                    hits.iter().all(|h| h.text_rank.is_none()),
+                    "A has no row with these words"
+                );
+                assert!(
+                    hits.iter().all(|h| a_ids.contains(&h.id)),
+                    "hybrid {kind:?}/{strategy:?} returned another tenant's row"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 100);
+    // And B, on the same connection, sees its own rows first.
+    let hits = pool
+        .with_tenant(&b, async |conn| {
+            search(conn, &queries[0], K, &SearchOptions::default()).await
+        })
+        .await
+        .expect("search as B");
+    assert!(hits[0].distance < 1e-6);
+    assert!(hits.iter().all(|h| !a_ids.contains(&h.id)));
+    // The settings stay inside their transaction: the pooled connection is clean.
+    let setting = pool
+        .with_tenant(&a, async |conn| {
+            let r: TextRow = diesel::sql_query(
+                "SELECT current_setting('enable_seqscan') || '/' || current_setting('hnsw.iterative_scan', true) AS t",
+            )
+            .get_result(conn)
+            .await?;
+            Ok(r.t)
+        })
+        .await
+        .expect("settings");
+    assert!(setting.starts_with("on/"), "{setting}");
+}
