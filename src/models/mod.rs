@@ -1,11 +1,17 @@
 //! Typed rows and queries for every table, one module per table.
 //!
-//! Each module `models::<table>` has three structs:
+//! Each module `models::<table>` declares the table's columns once (type, doc, and
+//! whether the column is required, has a default or is nullable), and from that list
+//! come three structs:
 //! - the row (`Task`): `Queryable + Selectable + Identifiable`, serde, read with
-//!   `Row::as_select()` so only the listed columns are fetched;
-//! - the insert (`NewTask`): `Insertable`, owned fields, deserializable from a JSON
-//!   body; `NewTask::new(...)` fills `id` with [`Uuid::now_v7`] and leaves every column
-//!   that has a default (or is nullable) as `None`, which inserts the default;
+//!   `Row::as_select()` so only the listed columns are fetched. `tenant_id` is a
+//!   [`TenantId`](crate::TenantId), columns that point at users are
+//!   [`UserId`](crate::UserId)s;
+//! - the insert (`NewTask`): `Insertable`, built with a typed builder
+//!   (`NewTask::builder().title("Call Acme back").build()`) that requires every column
+//!   without a default at compile time, or deserialized from a JSON body. It has no
+//!   `tenant_id`: [`insert`](tasks::NewTask::insert) takes the tenant from the
+//!   connection's context. `id` is a fresh UUID v7 unless set;
 //! - the update (`TaskChanges`): `AsChangeset`, every field an `Option` (`None` leaves
 //!   the column alone; nullable columns are `Option<Option<T>>`, `Some(None)` sets NULL).
 //!   It never contains `tenant_id`, `id` or `created_at`.
@@ -17,14 +23,16 @@
 //! | --- | --- |
 //! | `Row::find(conn, id)` | the row, or [`Error::NotFound`](crate::Error::NotFound) |
 //! | `Row::list(conn, limit)` | up to `limit` rows in the table's usual order (newest first; embeddings by parent and chunk; meetings by start; deal activities by occurrence) |
-//! | `NewRow::insert(self, conn)` | the inserted row, with database defaults filled in |
+//! | `NewRow::insert(self, conn)` | the row inserted for the connection's tenant, with database defaults filled in |
 //! | `RowChanges::apply(self, conn, id)` | the updated row (the current row when there is nothing to change), or `NotFound` |
 //! | `Row::delete(conn, id)` | whether a row was deleted |
 //!
 //! `audit_log` is append-only ([`AuditLogEntry`]): it has `find`, `list` and `insert` only.
-//! `tenants` compares `id` with the tenant context, so [`Tenant::find`] sees the
-//! connection's own tenant only; inserting and deleting tenants needs a connection
-//! acting as `rowguard_admin`.
+//! `tenants` is the exception: a tenant reads its own row ([`Tenant::current`]), and
+//! creating, changing and deleting tenants take an [`AdminConn`](crate::pool::AdminConn),
+//! because the application role may do none of them.
+//!
+//! Filters a handler composes onto its own queries are in [`filters`].
 //!
 //! Enums of the schema are in [`enums`] and re-exported here.
 //!
@@ -32,10 +40,13 @@
 //! use rowguard::models::{NewTask, Task, TaskChanges, TaskStatus};
 //! use rowguard::tenant::TenantConn;
 //!
-//! async fn demo(conn: &mut TenantConn, tenant_id: uuid::Uuid) -> rowguard::Result<()> {
-//!     let mut new = NewTask::new(tenant_id, "Call Acme back");
-//!     new.due_at = Some(chrono::Utc::now() + chrono::Duration::days(1));
+//! async fn demo(conn: &mut TenantConn) -> rowguard::Result<()> {
+//!     let new = NewTask::builder()
+//!         .title("Call Acme back")
+//!         .due_at(chrono::Utc::now() + chrono::Duration::days(1))
+//!         .build();
 //!     let task = new.insert(conn).await?;
+//!     assert_eq!(task.tenant_id, conn.context().tenant_id);
 //!
 //!     let done = TaskChanges {
 //!         status: Some(TaskStatus::Done),
@@ -51,23 +62,32 @@
 //!     Ok(())
 //! }
 //! ```
-
-use serde::{Deserialize, Deserializer};
-#[cfg(doc)]
-use uuid::Uuid;
+//!
+//! A required column left out does not compile:
+//!
+//! ```compile_fail
+//! let task = rowguard::models::NewTask::builder().build(); // no title
+//! ```
 
 #[cfg(doc)]
 use crate::tenant::TenantConn;
+use serde::{Deserialize, Deserializer};
 
-/// Deserializes a present field (even `null`) as `Some(..)`, so that in a changes
-/// struct a missing key (`None`, by `#[serde(default)]`) differs from `null`
-/// (`Some(None)`: set the column to NULL).
-pub(crate) fn double_option<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+/// Deserializes a present field as `Some(..)`: in a changes struct a missing key is
+/// `None` (by `#[serde(default)]`, the column stays), and for a nullable column
+/// (`Option<Option<T>>`) `null` is `Some(None)` (set the column to NULL). For a NOT NULL
+/// column, `null` is an error rather than a silent no-op.
+pub(crate) fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,
 {
-    Option::<T>::deserialize(deserializer).map(Some)
+    T::deserialize(deserializer).map(Some)
+}
+
+/// A fresh UUID v7 as any id type: the serde default of an insert's `id`.
+pub(crate) fn new_v7<T: From<uuid::Uuid>>() -> T {
+    T::from(uuid::Uuid::now_v7())
 }
 
 /// Rejects a negative `LIMIT` before it reaches PostgreSQL.
@@ -79,6 +99,213 @@ pub(crate) fn check_limit(limit: i64) -> crate::Result<i64> {
     }
     Ok(limit)
 }
+
+/// Declares a table's three structs from one list of its columns, so each column's type
+/// and doc are written once. Each column has a kind:
+///
+/// | kind | row | insert (`New…`) | changes (`…Changes`) |
+/// | --- | --- | --- | --- |
+/// | `tenant` | `TenantId` | (from the connection) | — |
+/// | `id` | `Uuid` | `Uuid`, a fresh v7 by default | — |
+/// | `id(T)` | `T` (`UserId`, `TenantId`) | `T`, a fresh v7 by default | — |
+/// | `required(T)` | `T` | `T`, required by the builder | `Option<T>` |
+/// | `defaulted(T)` | `T` | `Option<T>` (`None`: the column's default) | `Option<T>` |
+/// | `nullable(T)` | `Option<T>` | `Option<T>` | `Option<Option<T>>` (`Some(None)` sets NULL) |
+/// | `secret(T)` | `Option<T>`, never serialized | `Option<T>` | `Option<Option<T>>` |
+/// | `created`, `updated` | `DateTime<Utc>` | — | — |
+///
+/// `changes: append_only` declares no changes struct.
+macro_rules! model {
+    (
+        $(#[doc = $rowdoc:literal])*
+        table: $table:ident,
+        key: ($($key:ident),+),
+        row: $Row:ident,
+        new: $New:ident,
+        changes: append_only,
+        columns: { $($cols:tt)* }
+    ) => {
+        $crate::models::model!(@munch
+            { $table, ($($key),+), $Row, $New, [], [$(#[doc = $rowdoc])*] }
+            [] [] []
+            $($cols)*
+        );
+    };
+
+    (
+        $(#[doc = $rowdoc:literal])*
+        table: $table:ident,
+        key: ($($key:ident),+),
+        row: $Row:ident,
+        new: $New:ident,
+        changes: $Changes:ident,
+        columns: { $($cols:tt)* }
+    ) => {
+        $crate::models::model!(@munch
+            { $table, ($($key),+), $Row, $New, [$Changes], [$(#[doc = $rowdoc])*] }
+            [] [] []
+            $($cols)*
+        );
+    };
+
+    (@munch $h:tt [$($r:tt)*] [$($n:tt)*] [$($c:tt)*]
+        $col:ident : tenant, $($rest:tt)*) => {
+        $crate::models::model!(@munch $h
+            [$($r)*
+                /// The tenant the row belongs to (RLS confines every statement to it).
+                pub $col: $crate::TenantId,]
+            [$($n)*]
+            [$($c)*]
+            $($rest)*);
+    };
+
+    (@munch $h:tt [$($r:tt)*] [$($n:tt)*] [$($c:tt)*]
+        $col:ident : id, $($rest:tt)*) => {
+        $crate::models::model!(@munch $h
+            [$($r)*
+                /// The row's id, a UUID v7.
+                pub $col: ::uuid::Uuid,]
+            [$($n)*
+                /// The row's id: a fresh UUID v7 unless set.
+                #[serde(default = "crate::models::new_v7")]
+                #[builder(default = ::uuid::Uuid::now_v7())]
+                pub $col: ::uuid::Uuid,]
+            [$($c)*]
+            $($rest)*);
+    };
+
+    (@munch $h:tt [$($r:tt)*] [$($n:tt)*] [$($c:tt)*]
+        $col:ident : id($ty:ident), $($rest:tt)*) => {
+        $crate::models::model!(@munch $h
+            [$($r)*
+                /// The row's id, a UUID v7.
+                pub $col: $ty,]
+            [$($n)*
+                /// The row's id: a fresh UUID v7 unless set.
+                #[serde(default = "crate::models::new_v7")]
+                #[builder(default = $ty::new_v7())]
+                pub $col: $ty,]
+            [$($c)*]
+            $($rest)*);
+    };
+
+    (@munch $h:tt [$($r:tt)*] [$($n:tt)*] [$($c:tt)*]
+        $(#[doc = $d:literal])* $col:ident : required($($ty:tt)+), $($rest:tt)*) => {
+        $crate::models::model!(@munch $h
+            [$($r)* $(#[doc = $d])* pub $col: $($ty)+,]
+            [$($n)* $(#[doc = $d])* pub $col: $($ty)+,]
+            [$($c)* $(#[doc = $d])*
+                #[serde(default, deserialize_with = "crate::models::present", skip_serializing_if = "Option::is_none")]
+                pub $col: Option<$($ty)+>,]
+            $($rest)*);
+    };
+
+    (@munch $h:tt [$($r:tt)*] [$($n:tt)*] [$($c:tt)*]
+        $(#[doc = $d:literal])* $col:ident : defaulted($($ty:tt)+), $($rest:tt)*) => {
+        $crate::models::model!(@munch $h
+            [$($r)* $(#[doc = $d])* pub $col: $($ty)+,]
+            [$($n)* $(#[doc = $d])*
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub $col: Option<$($ty)+>,]
+            [$($c)* $(#[doc = $d])*
+                #[serde(default, deserialize_with = "crate::models::present", skip_serializing_if = "Option::is_none")]
+                pub $col: Option<$($ty)+>,]
+            $($rest)*);
+    };
+
+    (@munch $h:tt [$($r:tt)*] [$($n:tt)*] [$($c:tt)*]
+        $(#[doc = $d:literal])* $col:ident : nullable($($ty:tt)+), $($rest:tt)*) => {
+        $crate::models::model!(@munch $h
+            [$($r)* $(#[doc = $d])* pub $col: Option<$($ty)+>,]
+            [$($n)* $(#[doc = $d])*
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub $col: Option<$($ty)+>,]
+            [$($c)* $(#[doc = $d])*
+                #[serde(default, deserialize_with = "crate::models::present", skip_serializing_if = "Option::is_none")]
+                pub $col: Option<Option<$($ty)+>>,]
+            $($rest)*);
+    };
+
+    (@munch $h:tt [$($r:tt)*] [$($n:tt)*] [$($c:tt)*]
+        $(#[doc = $d:literal])* $col:ident : secret($($ty:tt)+), $($rest:tt)*) => {
+        $crate::models::model!(@munch $h
+            [$($r)* $(#[doc = $d])*
+                #[serde(skip_serializing, default)]
+                pub $col: Option<$($ty)+>,]
+            [$($n)* $(#[doc = $d])*
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub $col: Option<$($ty)+>,]
+            [$($c)* $(#[doc = $d])*
+                #[serde(default, deserialize_with = "crate::models::present", skip_serializing_if = "Option::is_none")]
+                pub $col: Option<Option<$($ty)+>>,]
+            $($rest)*);
+    };
+
+    (@munch $h:tt [$($r:tt)*] [$($n:tt)*] [$($c:tt)*]
+        $col:ident : created, $($rest:tt)*) => {
+        $crate::models::model!(@munch $h
+            [$($r)*
+                /// When the row was created.
+                pub $col: ::chrono::DateTime<::chrono::Utc>,]
+            [$($n)*]
+            [$($c)*]
+            $($rest)*);
+    };
+
+    (@munch $h:tt [$($r:tt)*] [$($n:tt)*] [$($c:tt)*]
+        $col:ident : updated, $($rest:tt)*) => {
+        $crate::models::model!(@munch $h
+            [$($r)*
+                /// When the row last changed (kept current by a trigger).
+                pub $col: ::chrono::DateTime<::chrono::Utc>,]
+            [$($n)*]
+            [$($c)*]
+            $($rest)*);
+    };
+
+    (@munch { $table:ident, ($($key:ident),+), $Row:ident, $New:ident, [$($Changes:ident)?], [$($rowdoc:tt)*] }
+        [$($r:tt)*] [$($n:tt)*] [$($c:tt)*]) => {
+        $($rowdoc)*
+        #[derive(
+            ::diesel::Queryable, ::diesel::Selectable, ::diesel::Identifiable,
+            ::serde::Serialize, ::serde::Deserialize, Debug, Clone, PartialEq,
+        )]
+        #[diesel(table_name = $table, primary_key($($key),+), check_for_backend(::diesel::pg::Pg))]
+        pub struct $Row { $($r)* }
+
+        #[doc = concat!("A `", stringify!($table), "` row to insert: build it with `", stringify!($New), "::builder()`, insert it with [`", stringify!($New), "::insert`].")]
+        ///
+        /// The builder requires every column without a default; an optional field left
+        /// unset (`None`) inserts the column's default (NULL for nullable columns). It
+        /// also deserializes from a JSON body, where a missing `id` gets a fresh UUID v7.
+        #[derive(
+            ::diesel::Insertable, ::serde::Serialize, ::serde::Deserialize, Debug, Clone,
+            PartialEq, ::bon::Builder,
+        )]
+        #[diesel(table_name = $table, check_for_backend(::diesel::pg::Pg))]
+        #[builder(on(String, into))]
+        pub struct $New { $($n)* }
+
+        $crate::models::model!(@changes $table, [$($Changes)?], [$($c)*]);
+    };
+
+    (@changes $table:ident, [], [$($c:tt)*]) => {};
+
+    (@changes $table:ident, [$Changes:ident], [$($c:tt)*]) => {
+        #[doc = concat!("Changes to a `", stringify!($table), "` row, applied with [`", stringify!($Changes), "::apply`].")]
+        ///
+        /// A `None` field leaves its column as it is; for nullable columns `Some(None)`
+        /// sets NULL (in JSON: a missing key leaves the column, `null` clears it, and
+        /// `null` for a NOT NULL column is refused).
+        #[derive(
+            ::diesel::AsChangeset, ::serde::Serialize, ::serde::Deserialize, Debug, Clone,
+            Default, PartialEq,
+        )]
+        #[diesel(table_name = $table, check_for_backend(::diesel::pg::Pg))]
+        pub struct $Changes { $($c)* }
+    };
+}
+pub(crate) use model;
 
 /// The queries every table shares, written once: `find`, `list`, `insert` and, unless
 /// the table is `append_only`, `apply` and `delete`. `order_by` is the usual list order
@@ -102,8 +329,9 @@ macro_rules! table_queries {
             pub async fn apply(
                 self,
                 conn: &mut $crate::tenant::TenantConn,
-                id: ::uuid::Uuid,
+                id: impl Into<::uuid::Uuid>,
             ) -> $crate::Result<$Row> {
+                let id: ::uuid::Uuid = id.into();
                 use ::diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
                 use ::diesel::OptionalEmptyChangesetExtension;
                 use ::diesel_async::RunQueryDsl;
@@ -127,8 +355,9 @@ macro_rules! table_queries {
             /// Foreign-key and RLS violations as classified by [`crate::Error`].
             pub async fn delete(
                 conn: &mut $crate::tenant::TenantConn,
-                id: ::uuid::Uuid,
+                id: impl Into<::uuid::Uuid>,
             ) -> $crate::Result<bool> {
+                let id: ::uuid::Uuid = id.into();
                 use ::diesel::{ExpressionMethods, QueryDsl};
                 use ::diesel_async::RunQueryDsl;
                 let n = ::diesel::delete($table::table.filter($table::id.eq(id)))
@@ -147,8 +376,9 @@ macro_rules! table_queries {
             /// [`Error::NotFound`](crate::Error::NotFound) when the tenant has no such row.
             pub async fn find(
                 conn: &mut $crate::tenant::TenantConn,
-                id: ::uuid::Uuid,
+                id: impl Into<::uuid::Uuid>,
             ) -> $crate::Result<Self> {
+                let id: ::uuid::Uuid = id.into();
                 use ::diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
                 use ::diesel_async::RunQueryDsl;
                 Ok($table::table
@@ -181,19 +411,21 @@ macro_rules! table_queries {
         }
 
         impl $New {
-            #[doc = concat!("Inserts the row into `", stringify!($table), "` and returns it with the database's defaults filled in.")]
+            #[doc = concat!("Inserts the row into `", stringify!($table), "` for the connection's tenant and returns it with the database's defaults filled in.")]
+            ///
+            /// The row's `tenant_id` is the tenant of the connection's context.
             ///
             /// # Errors
-            /// Unique, foreign-key, check and RLS violations as classified by [`crate::Error`]
-            /// (a `tenant_id` other than the connection's is an RLS violation).
+            /// Unique, foreign-key, check and RLS violations as classified by [`crate::Error`].
             pub async fn insert(
                 self,
                 conn: &mut $crate::tenant::TenantConn,
             ) -> $crate::Result<$Row> {
-                use ::diesel::SelectableHelper;
+                use ::diesel::{ExpressionMethods, SelectableHelper};
                 use ::diesel_async::RunQueryDsl;
+                let tenant = conn.context().tenant_id;
                 Ok(::diesel::insert_into($table::table)
-                    .values(self)
+                    .values(($table::tenant_id.eq(tenant), self))
                     .returning($Row::as_returning())
                     .get_result(conn)
                     .await?)
@@ -219,6 +451,7 @@ pub mod embedding_counts;
 pub mod enums;
 pub mod events;
 pub mod files;
+pub mod filters;
 pub mod hub_links;
 pub mod integrations;
 pub mod invites;
@@ -283,28 +516,38 @@ mod tests {
 
     #[test]
     fn new_rows_get_v7_ids_and_defaults() {
-        let tenant = uuid::Uuid::now_v7();
-        let t = NewTask::new(tenant, "a");
+        let t = NewTask::builder().title("a").build();
         assert_eq!(t.id.get_version_num(), 7);
         assert_eq!(t.status, None);
 
-        let from_json: NewTask = serde_json::from_value(
-            serde_json::json!({"tenant_id": tenant, "title": "b", "status": "in_progress"}),
-        )
-        .unwrap();
+        let from_json: NewTask =
+            serde_json::from_value(serde_json::json!({"title": "b", "status": "in_progress"}))
+                .unwrap();
         assert_eq!(
             from_json.id.get_version_num(),
             7,
             "a missing id is generated"
         );
         assert_eq!(from_json.status, Some(TaskStatus::InProgress));
+
+        let user: NewUser = serde_json::from_value(
+            serde_json::json!({"email": "a@example.test", "display_name": "A"}),
+        )
+        .unwrap();
+        assert_eq!(user.id.as_uuid().get_version_num(), 7, "user ids too");
+    }
+
+    #[test]
+    fn null_for_a_not_null_column_is_refused_not_ignored() {
+        let err = serde_json::from_str::<TaskChanges>(r#"{"title": null}"#).unwrap_err();
+        assert!(err.to_string().contains("null"), "{err}");
     }
 
     #[test]
     fn credentials_never_serialize() {
         let now = chrono::Utc::now();
         let row = Integration {
-            tenant_id: uuid::Uuid::now_v7(),
+            tenant_id: crate::TenantId::new_v7(),
             id: uuid::Uuid::now_v7(),
             provider: "slack".into(),
             status: IntegrationStatus::Active,

@@ -10,6 +10,7 @@ mod harness;
 mod isolation;
 mod load;
 mod migrations;
+mod models;
 mod pgbouncer;
 mod pool;
 mod role_tiers;

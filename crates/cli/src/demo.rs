@@ -15,7 +15,7 @@ use rowguard::catalog::{quote_ident, TenantTable};
 use rowguard::embed::{Embedder, HashingEmbedder, DEFAULT_DIMENSIONS};
 use rowguard::models::{Deal, NewTask};
 use rowguard::pool::{PoolConfig, TenantPool};
-use rowguard::schema::{deals, document_embeddings, documents};
+use rowguard::schema::{deals, document_embeddings, documents, tasks};
 use rowguard::tenant::TenantConn;
 use rowguard::{Error, Result};
 use rowguard_testkit::fixtures::N;
@@ -378,10 +378,18 @@ async fn prove(
     checks.extend(more);
     // A write into the other tenant: RLS WITH CHECK must refuse it (and the failed
     // transaction rolls back).
-    let mut task = NewTask::new(other.id.as_uuid(), "Planted by another tenant");
-    task.id = Uuid::now_v7();
+    // The model inserts for the connection's own tenant; the attack names the other
+    // tenant explicitly.
+    let task = NewTask::builder()
+        .title("Planted by another tenant")
+        .build();
     let planted = pool
-        .with_tenant(&me.context(), async |conn| task.insert(conn).await)
+        .with_tenant(&me.context(), async |conn| {
+            Ok(diesel::insert_into(tasks::table)
+                .values((tasks::tenant_id.eq(other.id), task))
+                .execute(conn)
+                .await?)
+        })
         .await;
     checks.push((
         format!("INSERT INTO tasks (tenant_id = {}, ...)", other.slug),

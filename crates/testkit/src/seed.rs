@@ -60,7 +60,7 @@ use rowguard::models::{
 };
 use rowguard::pool::{AdminPool, TenantPool};
 use rowguard::schema;
-use rowguard::tenant::{TenantConn, TenantContext, TenantId};
+use rowguard::tenant::{TenantConn, TenantContext, TenantId, UserId};
 
 /// The namespace every demo id is derived from; changing it changes every id.
 pub const DEMO_ID_NAMESPACE: &str = "rowguard-demo-seed/v1";
@@ -196,7 +196,7 @@ async fn create_tenant(admin: &AdminPool, spec: &TenantSpec, id: Uuid) -> Result
     admin
         .as_admin("rowguard seed demo: create demo tenant", async |conn| {
             let new = NewTenant {
-                id,
+                id: TenantId::from(id),
                 slug: spec.slug.to_owned(),
                 name: spec.name.to_owned(),
                 status: Some(TenantStatus::Active),
@@ -233,7 +233,13 @@ macro_rules! put {
         let rows: Vec<_> = $rows;
         if !rows.is_empty() {
             let ids = $w.ids.entry(stringify!($table).to_owned()).or_default();
-            ids.extend(rows.iter().map(|r| r.id));
+            ids.extend(rows.iter().map(|r| Uuid::from(r.id)));
+            // The rows carry no tenant: each is inserted for the connection's tenant.
+            let tenant = $conn.context().tenant_id;
+            let rows: Vec<_> = rows
+                .into_iter()
+                .map(|r| (schema::$table::tenant_id.eq(tenant), r))
+                .collect();
             let n = diesel::insert_into(schema::$table::table)
                 .values(rows)
                 .on_conflict_do_nothing()
@@ -273,8 +279,8 @@ impl<'s> Writer<'s> {
         demo_id(self.slug, table, key)
     }
 
-    fn user(&self, email: &str) -> Uuid {
-        self.id("users", email)
+    fn user(&self, email: &str) -> UserId {
+        UserId::from(self.id("users", email))
     }
 
     fn days(&self, days: i64) -> DateTime<Utc> {
@@ -308,7 +314,6 @@ impl<'s> Writer<'s> {
             .iter()
             .enumerate()
             .map(|(i, u)| NewUser {
-                tenant_id: t,
                 id: self.user(u.email),
                 email: u.email.to_owned(),
                 display_name: u.name.to_owned(),
@@ -327,7 +332,6 @@ impl<'s> Writer<'s> {
             .iter()
             .filter(|s| s.tenant_slug == spec.slug)
             .map(|s| NewSession {
-                tenant_id: t,
                 id: self.id("sessions", s.token),
                 user_id: self.user(s.email),
                 token_hash: sha256(s.token.as_bytes()),
@@ -342,7 +346,6 @@ impl<'s> Writer<'s> {
         let revoked = format!("rg_demo_session_{}_revoked", spec.slug);
         let last_user = spec.users.last().map(|u| u.email).unwrap_or(owner.email);
         sessions.push(NewSession {
-            tenant_id: t,
             id: self.id("sessions", &revoked),
             user_id: self.user(last_user),
             token_hash: sha256(revoked.as_bytes()),
@@ -357,7 +360,6 @@ impl<'s> Writer<'s> {
             .iter()
             .filter(|i| i.tenant_slug == spec.slug)
             .map(|i| NewInvite {
-                tenant_id: t,
                 id: self.id("invites", i.token),
                 email: i.email.to_owned(),
                 role: Some(i.role),
@@ -371,7 +373,6 @@ impl<'s> Writer<'s> {
         if let Some(member) = spec.users.iter().find(|u| u.role == MemberRole::Member) {
             let token = format!("rg_demo_invite_{}_accepted", spec.slug);
             invites.push(NewInvite {
-                tenant_id: t,
                 id: self.id("invites", &token),
                 email: member.email.to_owned(),
                 role: Some(MemberRole::Member),
@@ -388,7 +389,6 @@ impl<'s> Writer<'s> {
             .companies
             .iter()
             .map(|c| NewCompany {
-                tenant_id: t,
                 id: self.id("companies", c.name),
                 name: c.name.to_owned(),
                 domain: Some(c.domain.to_owned()),
@@ -403,7 +403,6 @@ impl<'s> Writer<'s> {
             .contacts
             .iter()
             .map(|c| NewContact {
-                tenant_id: t,
                 id: self.id("contacts", c.email),
                 company_id: Some(self.id("companies", c.company)),
                 full_name: c.name.to_owned(),
@@ -426,7 +425,6 @@ impl<'s> Writer<'s> {
             .map(|d| {
                 let closed = matches!(d.stage, DealStage::Won | DealStage::Lost);
                 NewDeal {
-                    tenant_id: t,
                     id: self.id("deals", d.title),
                     title: d.title.to_owned(),
                     stage: Some(d.stage),
@@ -449,7 +447,6 @@ impl<'s> Writer<'s> {
             for (i, a) in d.activities.iter().enumerate() {
                 let id = self.id("deal_activities", &format!("{}#{i}", d.title));
                 activities.push(NewDealActivity {
-                    tenant_id: t,
                     id,
                     deal_id: self.id("deals", d.title),
                     kind: a.kind,
@@ -465,7 +462,6 @@ impl<'s> Writer<'s> {
         let rows = embed(embedder, activity_chunks)?
             .into_iter()
             .map(|(parent, index, chunk, vector)| NewDealActivityEmbedding {
-                tenant_id: t,
                 id: self.id("deal_activity_embeddings", &format!("{parent}#{index}")),
                 deal_activity_id: parent,
                 chunk_index: index,
@@ -481,7 +477,6 @@ impl<'s> Writer<'s> {
             .documents
             .iter()
             .map(|d| NewDocument {
-                tenant_id: t,
                 id: self.id("documents", d.title),
                 title: d.title.to_owned(),
                 doc_type: Some(d.doc_type),
@@ -508,7 +503,6 @@ impl<'s> Writer<'s> {
         let rows = embed(embedder, doc_chunks)?
             .into_iter()
             .map(|(parent, index, chunk, vector)| NewDocumentEmbedding {
-                tenant_id: t,
                 id: self.id("document_embeddings", &format!("{parent}#{index}")),
                 document_id: parent,
                 chunk_index: index,
@@ -526,7 +520,6 @@ impl<'s> Writer<'s> {
             .map(|m| {
                 let starts = self.at(m.day, m.hour);
                 NewMeeting {
-                    tenant_id: t,
                     id: self.id("meetings", m.title),
                     title: m.title.to_owned(),
                     description: Some(m.description.to_owned()),
@@ -555,7 +548,6 @@ impl<'s> Writer<'s> {
                     .map(|u| u.name)
                     .unwrap_or(email);
                 participants.push(NewMeetingParticipant {
-                    tenant_id: t,
                     id: self.id("meeting_participants", &format!("{}#{email}", m.title)),
                     meeting_id,
                     user_id: Some(self.user(email)),
@@ -573,7 +565,6 @@ impl<'s> Writer<'s> {
                     .map(|c| c.name)
                     .unwrap_or(email);
                 participants.push(NewMeetingParticipant {
-                    tenant_id: t,
                     id: self.id("meeting_participants", &format!("{}#{email}", m.title)),
                     meeting_id,
                     user_id: None,
@@ -615,7 +606,6 @@ impl<'s> Writer<'s> {
                     })
                     .collect();
                 transcripts.push(NewTranscript {
-                    tenant_id: t,
                     id: transcript_id,
                     meeting_id,
                     language: Some("en".into()),
@@ -638,7 +628,6 @@ impl<'s> Writer<'s> {
                     })
                     .collect();
                 summaries.push(NewMeetingSummary {
-                    tenant_id: t,
                     id: self.id("meeting_summaries", m.title),
                     meeting_id,
                     transcript_id: (!lines.is_empty()).then_some(transcript_id),
@@ -653,7 +642,6 @@ impl<'s> Writer<'s> {
         let rows = embed(embedder, meeting_chunks)?
             .into_iter()
             .map(|(parent, index, chunk, vector)| NewMeetingEmbedding {
-                tenant_id: t,
                 id: self.id("meeting_embeddings", &format!("{parent}#{index}")),
                 meeting_id: parent,
                 chunk_index: index,
@@ -669,7 +657,6 @@ impl<'s> Writer<'s> {
             .tasks
             .iter()
             .map(|k| NewTask {
-                tenant_id: t,
                 id: self.id("tasks", k.title),
                 title: k.title.to_owned(),
                 description: Some(k.description.to_owned()),
@@ -690,7 +677,6 @@ impl<'s> Writer<'s> {
             .automations
             .iter()
             .map(|a| NewAutomation {
-                tenant_id: t,
                 id: self.id("automations", a.name),
                 name: a.name.to_owned(),
                 description: Some(a.description.to_owned()),
@@ -706,7 +692,10 @@ impl<'s> Writer<'s> {
             for (i, status) in a.runs.iter().enumerate() {
                 let key = format!("demo:{}:{i}", a.name);
                 let started = self.days(-(i as i64) - 1);
-                let mut run = NewAutomationRun::new(t, self.id("automations", a.name), &key);
+                let mut run = NewAutomationRun::builder()
+                    .automation_id(self.id("automations", a.name))
+                    .idempotency_key(&key)
+                    .build();
                 run.id = self.id("automation_runs", &key);
                 run.status = Some(*status);
                 run.input = Some(json!({"trigger": a.trigger, "fired": i}));
@@ -745,7 +734,10 @@ impl<'s> Writer<'s> {
         for j in &spec.jobs {
             let id = self.id("ai_employee_jobs", j.key);
             let started = self.now - Duration::hours(2);
-            let mut job = NewAiEmployeeJob::new(t, j.kind, format!("demo:{}", j.key));
+            let mut job = NewAiEmployeeJob::builder()
+                .kind(j.kind)
+                .idempotency_key(format!("demo:{}", j.key))
+                .build();
             job.id = id;
             job.input = Some(j.input.clone());
             job.status = Some(j.status);
@@ -778,7 +770,10 @@ impl<'s> Writer<'s> {
             }
             jobs.push(job);
             if let Some(text) = j.output {
-                let mut out = NewAiEmployeeOutput::new(t, id, "rowguard-demo-writer-v1");
+                let mut out = NewAiEmployeeOutput::builder()
+                    .job_id(id)
+                    .model("rowguard-demo-writer-v1")
+                    .build();
                 out.id = self.id("ai_employee_outputs", j.key);
                 out.content = Some(text.to_owned());
                 out.data = Some(json!({"kind": j.kind, "words": text.split_whitespace().count()}));
@@ -794,7 +789,12 @@ impl<'s> Writer<'s> {
         let mut links = Vec::new();
         let mut link = |from: (HubEntityType, Uuid), to: (HubEntityType, Uuid), label: &str| {
             let key = format!("{}:{}->{}:{}", from.0, from.1, to.0, to.1);
-            let mut l = NewHubLink::new(t, from.0, from.1, to.0, to.1);
+            let mut l = NewHubLink::builder()
+                .from_type(from.0)
+                .from_id(from.1)
+                .to_type(to.0)
+                .to_id(to.1)
+                .build();
             l.id = demo_id(self.slug, "hub_links", &key);
             l.label = Some(label.to_owned());
             l.created_by = Some(owner_id);
@@ -831,7 +831,6 @@ impl<'s> Writer<'s> {
             .integrations
             .iter()
             .map(|i| NewIntegration {
-                tenant_id: t,
                 id: self.id("integrations", i.provider),
                 provider: i.provider.to_owned(),
                 status: Some(i.status),
@@ -852,14 +851,13 @@ impl<'s> Writer<'s> {
             .files
             .iter()
             .map(|f| {
-                let mut file = NewFile::new(
-                    t,
-                    format!("tenants/{}/files/{}", self.slug, f.name),
-                    f.name,
-                    f.size,
-                    f.mime,
-                    sha256(format!("{}/{}", self.slug, f.name).as_bytes()),
-                );
+                let mut file = NewFile::builder()
+                    .storage_key(format!("tenants/{}/files/{}", self.slug, f.name))
+                    .file_name(f.name)
+                    .size_bytes(f.size)
+                    .mime_type(f.mime)
+                    .sha256(sha256(format!("{}/{}", self.slug, f.name).as_bytes()))
+                    .build();
                 file.id = self.id("files", f.name);
                 file.uploaded_by = Some(self.user(f.uploader));
                 file
@@ -871,8 +869,8 @@ impl<'s> Writer<'s> {
 
         let mut events = Vec::new();
         let mut event =
-            |key: String, kind: &str, payload: serde_json::Value, actor: Option<Uuid>| {
-                let mut e = NewEvent::new(t, kind);
+            |key: String, kind: &str, payload: serde_json::Value, actor: Option<UserId>| {
+                let mut e = NewEvent::builder().event_type(kind).build();
                 e.id = demo_id(self.slug, "events", &key);
                 e.payload = Some(payload);
                 e.actor_user_id = actor;
@@ -942,12 +940,11 @@ impl<'s> Writer<'s> {
         for k in &spec.tasks {
             if let Some(assignee) = k.assignee {
                 let task_id = self.id("tasks", k.title);
-                let mut n = NewNotification::new(
-                    t,
-                    self.user(assignee),
-                    "task.assigned",
-                    format!("New task: {}", k.title),
-                );
+                let mut n = NewNotification::builder()
+                    .user_id(self.user(assignee))
+                    .kind("task.assigned")
+                    .title(format!("New task: {}", k.title))
+                    .build();
                 n.id = self.id("notifications", &format!("task:{}", k.title));
                 n.body = Some(k.description.to_owned());
                 n.link = Some(format!("/tasks/{task_id}"));
@@ -962,12 +959,11 @@ impl<'s> Writer<'s> {
             .filter(|j| j.status == JobStatus::Succeeded)
         {
             if let Some(who) = j.requested_by {
-                let mut n = NewNotification::new(
-                    t,
-                    self.user(who),
-                    "ai_job.succeeded",
-                    format!("Your AI employee finished: {}", j.kind),
-                );
+                let mut n = NewNotification::builder()
+                    .user_id(self.user(who))
+                    .kind("ai_job.succeeded")
+                    .title(format!("Your AI employee finished: {}", j.kind))
+                    .build();
                 n.id = self.id("notifications", &format!("job:{}", j.key));
                 n.link = Some(format!("/ai/jobs/{}", self.id("ai_employee_jobs", j.key)));
                 notifications.push(n);
@@ -978,11 +974,15 @@ impl<'s> Writer<'s> {
         let owner_email = owner.email;
         let mut audit = Vec::new();
         let mut entry = |key: &str,
-                         actor: (&str, Option<Uuid>),
+                         actor: (&str, Option<UserId>),
                          action: &str,
                          target: (&str, Option<Uuid>),
                          changes: serde_json::Value| {
-            let mut a = NewAuditLogEntry::new(t, actor.0, action, target.0);
+            let mut a = NewAuditLogEntry::builder()
+                .actor(actor.0)
+                .action(action)
+                .target_type(target.0)
+                .build();
             a.id = demo_id(self.slug, "audit_log", key);
             a.actor_user_id = actor.1;
             a.target_id = target.1;
@@ -1001,7 +1001,7 @@ impl<'s> Writer<'s> {
                 "role:admin",
                 (owner_email, Some(owner_id)),
                 "user.role_changed",
-                ("users", Some(self.user(admin.email))),
+                ("users", Some(self.user(admin.email).into())),
                 json!({"role": ["member", "admin"]}),
             );
         }
@@ -1032,7 +1032,7 @@ impl<'s> Writer<'s> {
                 "suspend",
                 (owner_email, Some(owner_id)),
                 "user.suspended",
-                ("users", Some(self.user(u.email))),
+                ("users", Some(self.user(u.email).into())),
                 json!({"status": ["active", "suspended"]}),
             );
         }
