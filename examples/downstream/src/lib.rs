@@ -14,19 +14,25 @@
 //!   [`TenantConn`], so row-level security confines them to the connection's tenant.
 //!
 //! ```no_run
-//! use rowguard::pool::PoolConfig;
-//! use rowguard::TenantContext;
-//! use rowguard_example_downstream::{NewNote, Note};
-//!
-//! # async fn demo(tenant: rowguard::TenantId) -> rowguard::Result<()> {
-//! let pool = PoolConfig::from_env()?.build()?;
-//! let notes = pool
-//!     .with_tenant(&TenantContext::new(tenant), async |conn| {
-//!         NewNote::new("Call back on Friday").insert(conn).await?;
-//!         Note::list(conn).await
+//! # use rowguard::pool::PoolConfig;
+//! # use rowguard::TenantContext;
+//! # use rowguard_example_downstream::{NewNote, Note};
+//! # async fn demo(tenant: rowguard::TenantId, deal_id: uuid::Uuid) -> rowguard::Result<()> {
+//! # let pool = PoolConfig::from_env()?.build()?;
+//! # let ctx = TenantContext::new(tenant);
+//! let note = pool
+//!     .with_tenant(&ctx, async |conn| {
+//!         let mut new = NewNote::new("Call back on Friday");
+//!         new.deal_id = Some(deal_id);
+//!         new.insert(conn).await
 //!     })
 //!     .await?;
-//! # let _ = notes;
+//! assert_eq!(note.tenant_id, ctx.tenant_id.as_uuid());
+//!
+//! let about_the_deal = pool
+//!     .with_tenant(&ctx, async |conn| Note::for_deal(conn, deal_id).await)
+//!     .await?;
+//! # let _ = about_the_deal;
 //! # Ok(()) }
 //! ```
 
@@ -59,15 +65,8 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!();
 ///
 /// Both sets record their versions in the same `__diesel_schema_migrations` table.
 /// A version in both sets would make one of the two migrations count as applied when
-/// the other is: it is refused before anything runs.
-///
-/// ```no_run
-/// use diesel::Connection;
-/// let mut conn = diesel::PgConnection::establish("postgres://owner@localhost/app")?;
-/// let ran = rowguard_example_downstream::run_migrations(&mut conn)?;
-/// println!("applied {} migrations", ran.len());
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
+/// the other is: it is refused before anything runs. Run it as the role that owns the
+/// tables (`rowguard.protect_table` requires it).
 ///
 /// # Errors
 /// [`rowguard::Error::Migration`] when a version is in both sets or a migration fails
