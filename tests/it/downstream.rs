@@ -460,3 +460,62 @@ fn downstream_revert_all_goes_down_to_zero_and_run_migrations_rebuilds() {
     rowguard_example_downstream::run_migrations(&mut conn).expect("up again");
     assert_eq!(super::migrations::catalog(&mut conn), first);
 }
+
+/// The fenced blocks of `markdown` whose info string is `lang`.
+fn fenced_blocks(markdown: &str, lang: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in markdown.lines() {
+        match &mut current {
+            None if line.trim_end() == format!("```{lang}") => current = Some(String::new()),
+            Some(_) if line.trim_end() == "```" => blocks.extend(current.take()),
+            Some(block) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            None => {}
+        }
+    }
+    blocks
+}
+
+#[test]
+fn downstream_docs_show_the_example_crates_own_code() {
+    let example = root().join("examples/downstream");
+    let read = |path: &str| std::fs::read_to_string(example.join(path)).expect(path);
+    let lib = read("src/lib.rs");
+    // The crate's doc example as rustdoc renders it: without `//! ` and hidden lines.
+    let rendered: String = lib
+        .lines()
+        .filter_map(|l| l.strip_prefix("//! ").or(l.strip_prefix("//!")))
+        .filter(|l| *l != "#" && !l.starts_with("# "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let sources = [lib.clone(), read("src/schema.rs"), rendered];
+    let doc = std::fs::read_to_string(root().join("docs/adding-a-table.md")).expect("doc");
+
+    let rust = fenced_blocks(&doc, "rust");
+    assert!(rust.len() >= 5, "{rust:#?}");
+    for block in &rust {
+        assert!(
+            sources.iter().any(|s| s.contains(block.as_str())),
+            "docs/adding-a-table.md shows Rust that is not the example crate's:\n{block}"
+        );
+    }
+    let shown: Vec<String> = ["sql", "toml"]
+        .iter()
+        .flat_map(|lang| fenced_blocks(&doc, lang))
+        .collect();
+    for file in [
+        "diesel.toml",
+        "migrations/2026-12-01-000001_notes/up.sql",
+        "migrations/2026-12-01-000001_notes/down.sql",
+        "migrations/2026-12-01-000002_notes_pinned/up.sql",
+        "migrations/2026-12-01-000002_notes_pinned/down.sql",
+    ] {
+        assert!(
+            shown.contains(&read(file)),
+            "docs/adding-a-table.md does not show examples/downstream/{file} as it is"
+        );
+    }
+}
