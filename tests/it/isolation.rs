@@ -10,11 +10,16 @@
 //! - no row can reference another tenant's parent, whoever writes it;
 //! - the application role cannot disable RLS, turn `row_security` off to read, `SET
 //!   ROLE` to the owner, or create or drop a policy.
+//!
+//! Each check takes a [`Target`]: a migrated database seeded so that two tenants have
+//! rows in every tenant table. The tests here run them on rowguard's own schema; an
+//! application that adds tables runs them on its database too (`super::downstream`).
 
 use diesel::sql_types::{Integer, Text, Uuid as SqlUuid};
 use diesel::{Connection, PgConnection, QueryableByName};
 use diesel_async::AsyncPgConnection;
 use rowguard::catalog::quote_ident;
+use rowguard::context::ContextKey;
 use rowguard::pool::TenantPool;
 use rowguard::{Error, TenantContext, TenantId};
 use rowguard_testkit::fixtures::N;
@@ -52,6 +57,33 @@ const BLUEPRINT_TABLES: [&str; 27] = [
     "files",
     "audit_log",
 ];
+
+/// A migrated database the checks run on, and two of its tenants, `a` and `b`, that
+/// both have at least one row in every tenant table.
+pub(crate) struct Target {
+    /// As the owner (superuser on a private cluster): for the truth, never for checks.
+    pub(crate) owner_url: String,
+    /// As the application login role.
+    pub(crate) app_url: String,
+    /// The database's context key.
+    pub(crate) key: ContextKey,
+    /// A tenant pool of one connection as the application login, signing with `key`.
+    pub(crate) pool: TenantPool,
+    /// The tenant the checks act as.
+    pub(crate) a: TenantId,
+    /// The other tenant, whose rows must stay out of reach.
+    pub(crate) b: TenantId,
+}
+
+impl Target {
+    fn owner_conn(&self) -> PgConnection {
+        PgConnection::establish(&self.owner_url).expect("owner")
+    }
+
+    fn app_conn(&self) -> PgConnection {
+        PgConnection::establish(&self.app_url).expect("app login")
+    }
+}
 
 #[derive(QueryableByName)]
 struct Pid {
@@ -98,6 +130,10 @@ struct RowJson {
     id: Uuid,
     #[diesel(sql_type = Text)]
     json: String,
+}
+
+pub(crate) fn tenant_table_names(owner: &mut PgConnection) -> Vec<String> {
+    tenant_tables(owner).into_iter().map(|t| t.name).collect()
 }
 
 fn tenant_tables(owner: &mut PgConnection) -> Vec<TableInfo> {
@@ -184,8 +220,15 @@ fn insert_copy_sql(table: &TableInfo) -> String {
     )
 }
 
-async fn make_seed(db: &TestDatabase) -> (TenantPool, TenantId, TenantId) {
-    let pool = db.app_pool(1).expect("pool");
+/// `pool` (one connection, on the database of `owner_url`) after the demo seed, as a
+/// target with the seed's first two tenants. Tables the demo seed does not know must be
+/// filled by the caller.
+pub(crate) async fn seed_target(
+    owner_url: String,
+    app_url: String,
+    key: ContextKey,
+    pool: TenantPool,
+) -> Target {
     let report = rowguard_testkit::seed::demo(&pool, &rowguard_testkit::fixtures::admin_for(&pool))
         .await
         .expect("seed");
@@ -193,7 +236,21 @@ async fn make_seed(db: &TestDatabase) -> (TenantPool, TenantId, TenantId) {
         report.tenants.len() >= 2,
         "the demo seed has several tenants"
     );
-    (pool, report.tenants[0].id, report.tenants[1].id)
+    let (a, b) = (report.tenants[0].id, report.tenants[1].id);
+    Target {
+        owner_url,
+        app_url,
+        key,
+        pool,
+        a,
+        b,
+    }
+}
+
+/// The test database `db` (rowguard's schema), seeded.
+async fn make_seed(db: &TestDatabase) -> Target {
+    let pool = db.app_pool(1).expect("pool");
+    seed_target(db.url_owner(), db.url_app(), db.context_key(), pool).await
 }
 
 /// Runs a B transaction so that the next use of the single pooled connection is a
@@ -248,10 +305,16 @@ async fn update_as_tenant_and_admin(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenant_a_cannot_read_write_or_copy_tenant_b_rows_in_any_table() {
-    use diesel_async::RunQueryDsl;
     let db = TestDatabase::new().expect("db");
-    let (pool, a, b) = make_seed(&db).await;
-    let mut owner = db.owner_conn().expect("owner");
+    a_cannot_read_or_write_b(&make_seed(&db).await).await;
+}
+
+/// Acting as A, nothing of B can be selected, updated, deleted or inserted, in any
+/// tenant table.
+pub(crate) async fn a_cannot_read_or_write_b(target: &Target) {
+    use diesel_async::RunQueryDsl;
+    let (pool, a, b) = (&target.pool, target.a, target.b);
+    let mut owner = target.owner_conn();
     let tables = tenant_tables(&mut owner);
     for name in BLUEPRINT_TABLES {
         assert!(
@@ -259,7 +322,7 @@ async fn tenant_a_cannot_read_write_or_copy_tenant_b_rows_in_any_table() {
             "the catalog lacks {name}"
         );
     }
-    let pid = touch_as(&pool, b).await;
+    let pid = touch_as(pool, b).await;
 
     for table in &tables {
         let t = quote_ident(&table.name);
@@ -275,7 +338,7 @@ async fn tenant_a_cannot_read_write_or_copy_tenant_b_rows_in_any_table() {
 
         // Reuse after B, then act as A.
         assert_eq!(
-            touch_as(&pool, b).await,
+            touch_as(pool, b).await,
             pid,
             "one pooled connection serves every check"
         );
@@ -369,11 +432,16 @@ async fn tenant_a_cannot_read_write_or_copy_tenant_b_rows_in_any_table() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copy_to_as_tenant_a_exports_only_a_rows() {
     let db = TestDatabase::new().expect("db");
-    let (_pool, a, b) = make_seed(&db).await;
-    let mut owner = db.owner_conn().expect("owner");
+    copy_to_exports_only_a(&make_seed(&db).await).await;
+}
+
+/// `COPY ... TO STDOUT` acting as A exports exactly A's rows, in every tenant table.
+pub(crate) async fn copy_to_exports_only_a(target: &Target) {
+    let (a, b) = (target.a, target.b);
+    let mut owner = target.owner_conn();
     let tables = tenant_tables(&mut owner);
 
-    let (mut client, connection) = tokio_postgres::connect(&db.url_app(), tokio_postgres::NoTls)
+    let (mut client, connection) = tokio_postgres::connect(&target.app_url, tokio_postgres::NoTls)
         .await
         .expect("app login over tokio-postgres");
     tokio::spawn(connection);
@@ -382,7 +450,7 @@ async fn copy_to_as_tenant_a_exports_only_a_rows() {
         let b_row = some_row(&mut owner, table, b);
         // The same transaction shape rowguard opens: BEGIN, then the context, bound.
         let tx = client.transaction().await.expect("begin");
-        let signed = db.context_key().sign(
+        let signed = target.key.sign(
             &TenantContext::new(a),
             std::time::SystemTime::now() + std::time::Duration::from_secs(60),
         );
@@ -422,12 +490,18 @@ async fn copy_to_as_tenant_a_exports_only_a_rows() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_context_every_read_and_write_is_refused() {
-    use diesel_async::RunQueryDsl;
     let db = TestDatabase::new().expect("db");
-    let (pool, a, b) = make_seed(&db).await;
-    let mut owner = db.owner_conn().expect("owner");
+    without_a_context_everything_is_refused(&make_seed(&db).await).await;
+}
+
+/// With no tenant context (a fresh connection, and a pooled one between transactions)
+/// every tenant table reads as an error and every write fails.
+pub(crate) async fn without_a_context_everything_is_refused(target: &Target) {
+    use diesel_async::RunQueryDsl;
+    let (pool, a, b) = (&target.pool, target.a, target.b);
+    let mut owner = target.owner_conn();
     let tables = tenant_tables(&mut owner);
-    let mut fresh = db.app_conn().expect("app login");
+    let mut fresh = target.app_conn();
 
     for table in &tables {
         let t = quote_ident(&table.name);
@@ -468,7 +542,7 @@ async fn without_a_context_every_read_and_write_is_refused() {
         );
 
         // The pooled connection between transactions, right after tenant B used it.
-        touch_as(&pool, b).await;
+        touch_as(pool, b).await;
         let (n, written) = pool
             .unscoped_for_tests(async |conn: &mut AsyncPgConnection| {
                 let n = diesel::sql_query(format!("SELECT count(*) AS n FROM {t}"))
@@ -501,8 +575,13 @@ async fn without_a_context_every_read_and_write_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenant_id_cannot_be_changed_by_update_even_by_the_admin_role() {
     let db = TestDatabase::new().expect("db");
-    let (pool, a, b) = make_seed(&db).await;
-    let mut owner = db.owner_conn().expect("owner");
+    tenant_id_cannot_be_changed(&make_seed(&db).await).await;
+}
+
+/// No UPDATE moves a row to another tenant, acting as A or as the BYPASSRLS admin role.
+pub(crate) async fn tenant_id_cannot_be_changed(target: &Target) {
+    let (pool, a, b) = (&target.pool, target.a, target.b);
+    let mut owner = target.owner_conn();
     let tables: Vec<_> = tenant_tables(&mut owner)
         .into_iter()
         .filter(|t| t.key == "tenant_id")
@@ -511,9 +590,9 @@ async fn tenant_id_cannot_be_changed_by_update_even_by_the_admin_role() {
     for table in &tables {
         let t = quote_ident(&table.name);
         let a_row = some_row(&mut owner, table, a);
-        touch_as(&pool, b).await;
+        touch_as(pool, b).await;
         let sql = format!("UPDATE {t} SET tenant_id = $1 WHERE id = $2");
-        let outcomes = update_as_tenant_and_admin(&pool, a, &sql, b.as_uuid(), a_row.id).await;
+        let outcomes = update_as_tenant_and_admin(pool, a, &sql, b.as_uuid(), a_row.id).await;
         for (who, outcome) in outcomes {
             match outcome {
                 Err(Error::CheckViolation { constraint }) => {
@@ -542,8 +621,15 @@ async fn tenant_id_cannot_be_changed_by_update_even_by_the_admin_role() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_row_can_reference_another_tenants_parent_whoever_writes_it() {
     let db = TestDatabase::new().expect("db");
-    let (pool, a, b) = make_seed(&db).await;
-    let mut owner = db.owner_conn().expect("owner");
+    no_row_references_another_tenants_parent(&make_seed(&db).await).await;
+}
+
+/// For every reference between tenant tables, pointing a row of A at a parent of B
+/// fails its foreign key, acting as A or as the admin role. Returns the references
+/// checked, as `child.column -> parent`.
+pub(crate) async fn no_row_references_another_tenants_parent(target: &Target) -> Vec<String> {
+    let (pool, a, b) = (&target.pool, target.a, target.b);
+    let mut owner = target.owner_conn();
     let tables = tenant_tables(&mut owner);
     let fks = foreign_keys(&mut owner);
     assert!(
@@ -567,8 +653,8 @@ async fn no_row_can_reference_another_tenants_parent_whoever_writes_it() {
             quote_ident(&fk.child),
             quote_ident(&fk.column)
         );
-        touch_as(&pool, b).await;
-        let outcomes = update_as_tenant_and_admin(&pool, a, &sql, b_parent.id, a_row.id).await;
+        touch_as(pool, b).await;
+        let outcomes = update_as_tenant_and_admin(pool, a, &sql, b_parent.id, a_row.id).await;
         for (who, outcome) in outcomes {
             match outcome {
                 Err(Error::ForeignKeyViolation { constraint }) => assert_eq!(constraint, fk.name),
@@ -582,13 +668,23 @@ async fn no_row_can_reference_another_tenants_parent_whoever_writes_it() {
             }
         }
     }
+    fks.iter()
+        .map(|fk| format!("{}.{} -> {}", fk.child, fk.column, fk.parent))
+        .collect()
 }
 
 #[test]
 fn the_application_role_cannot_switch_isolation_off() {
-    use diesel::RunQueryDsl;
     let db = TestDatabase::new().expect("db");
-    let mut owner = db.owner_conn().expect("owner");
+    app_role_cannot_switch_isolation_off(&db.url_owner(), &db.url_app());
+}
+
+/// The application login cannot disable or unforce RLS, drop, create or alter a
+/// policy, read with `row_security = off`, or become the owner or a superuser, on any
+/// tenant table of the database (which needs no rows).
+pub(crate) fn app_role_cannot_switch_isolation_off(owner_url: &str, app_url: &str) {
+    use diesel::RunQueryDsl;
+    let mut owner = PgConnection::establish(owner_url).expect("owner");
     let tables = tenant_tables(&mut owner);
     let owner_role: String = diesel::sql_query(
         "SELECT pg_get_userbyid(relowner)::text AS name FROM pg_class WHERE oid = 'tasks'::regclass",
@@ -596,7 +692,7 @@ fn the_application_role_cannot_switch_isolation_off() {
     .get_result::<OwnerName>(&mut owner)
     .expect("owner")
     .name;
-    let mut app = db.app_conn().expect("app");
+    let mut app = PgConnection::establish(app_url).expect("app");
 
     for table in &tables {
         let t = quote_ident(&table.name);
@@ -658,19 +754,26 @@ struct OwnerName {
 
 #[test]
 fn the_sync_twin_confines_reads_to_the_tenant_too() {
-    use diesel::RunQueryDsl;
     let db = TestDatabase::new().expect("db");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let (_pool, a, b) = rt.block_on(make_seed(&db));
-    let mut owner = db.owner_conn().expect("owner");
+    let target = rt.block_on(make_seed(&db));
+    sync_twin_confines_reads(&target);
+}
+
+/// `with_tenant_sync` confines reads to its tenant, A and B in turn, in every tenant
+/// table.
+pub(crate) fn sync_twin_confines_reads(target: &Target) {
+    use diesel::RunQueryDsl;
+    let (a, b) = (target.a, target.b);
+    let mut owner = target.owner_conn();
     let tables = tenant_tables(&mut owner);
-    let mut app = rowguard::tenant::SyncConnection::establish(&db.url_app()).expect("app");
+    let mut app = rowguard::tenant::SyncConnection::establish(&target.app_url).expect("app");
     for table in &tables {
         for (me, other) in [(a, b), (b, a)] {
             let truth = count_where(&mut owner, table, me);
             let (all, of_other) = rowguard::tenant::with_tenant_sync(
                 &mut app,
-                &db.context_key(),
+                &target.key,
                 Some("rowguard_app"),
                 &TenantContext::new(me),
                 |conn| {

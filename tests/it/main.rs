@@ -5,6 +5,7 @@
 mod boundary;
 mod deployment_modes;
 mod doctor;
+mod downstream;
 mod failure;
 mod harness;
 mod isolation;

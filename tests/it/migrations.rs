@@ -17,7 +17,7 @@ struct Line {
 
 /// A textual fingerprint of everything the migrations create: tables and columns,
 /// constraints, indexes, policies, RLS flags, triggers, functions, types and grants.
-fn catalog(conn: &mut PgConnection) -> Vec<String> {
+pub(crate) fn catalog(conn: &mut PgConnection) -> Vec<String> {
     let sql = r#"
         SELECT 'column ' || c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
                || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
@@ -154,7 +154,7 @@ fn src_schema_matches_print_schema_of_the_migrated_database() {
     );
 }
 
-fn which_diesel() -> Option<std::path::PathBuf> {
+pub(crate) fn which_diesel() -> Option<std::path::PathBuf> {
     let home_bin = std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo/bin/diesel"));
     let from_path = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
