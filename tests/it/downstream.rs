@@ -210,8 +210,10 @@ async fn downstream_new_note_insert_lands_in_the_connections_tenant() {
     let b = rowguard_testkit::fixtures::make_tenant(&pool, "downstream-b").await;
     let deal_of = async |tenant: TenantId| {
         pool.with_tenant(&TenantContext::new(tenant), async |conn| {
-            let mut deal = rowguard::models::NewDeal::new(tenant.as_uuid(), "Fleet renewal");
-            deal.value_minor = Some(120_000);
+            let deal = rowguard::models::NewDeal::builder()
+                .title("Fleet renewal")
+                .value_minor(120_000)
+                .build();
             Ok(deal.insert(conn).await?.id)
         })
         .await
@@ -230,7 +232,7 @@ async fn downstream_new_note_insert_lands_in_the_connections_tenant() {
         })
         .await
         .expect("insert");
-    assert_eq!(note.tenant_id, a.as_uuid());
+    assert_eq!(note.tenant_id, a);
     assert_eq!(note.deal_id, Some(deal_a));
     assert!(!note.pinned, "pinned defaults to false");
     let stored: Owned = diesel::RunQueryDsl::get_result(

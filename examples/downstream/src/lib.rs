@@ -27,7 +27,7 @@
 //!         new.insert(conn).await
 //!     })
 //!     .await?;
-//! assert_eq!(note.tenant_id, ctx.tenant_id.as_uuid());
+//! assert_eq!(note.tenant_id, ctx.tenant_id);
 //!
 //! let about_the_deal = pool
 //!     .with_tenant(&ctx, async |conn| Note::for_deal(conn, deal_id).await)
@@ -47,6 +47,7 @@ use diesel::{ExpressionMethods, Insertable, QueryDsl, Queryable, Selectable, Sel
 use diesel_async::RunQueryDsl;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use rowguard::tenant::TenantConn;
+use rowguard::TenantId;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -139,7 +140,7 @@ fn check_versions() -> rowguard::Result<()> {
 #[diesel(table_name = notes, check_for_backend(diesel::pg::Pg))]
 pub struct Note {
     /// The tenant the note belongs to (RLS confines every statement to it).
-    pub tenant_id: Uuid,
+    pub tenant_id: TenantId,
     /// The note's id, a UUID v7.
     pub id: Uuid,
     /// The deal the note is about; `None` when none or once the deal is deleted.
@@ -199,7 +200,7 @@ impl NewNote {
     /// tenant; [`rowguard::Error::Forbidden`] when the context's role may not write
     /// notes (viewers); other database errors as [`rowguard::Error`] classifies them.
     pub async fn insert(self, conn: &mut TenantConn) -> rowguard::Result<Note> {
-        let tenant_id = conn.context().tenant_id.as_uuid();
+        let tenant_id = conn.context().tenant_id;
         Ok(diesel::insert_into(notes::table)
             .values((notes::tenant_id.eq(tenant_id), self))
             .returning(Note::as_returning())
