@@ -109,7 +109,7 @@ fn render_seed_report(report: &SeedReport) -> String {
 
 /// `rowguard demo`: migrate, seed, and show two tenants side by side.
 pub fn demo() -> Result<ExitCode> {
-    let (urls, place) = match database_url() {
+    let (urls, place, owner_url) = match database_url() {
         Ok(url) => {
             let mut conn = PgConnection::establish(&url)?;
             let ran = rowguard::migrations::run_pending(&mut conn)?;
@@ -125,7 +125,7 @@ pub fn demo() -> Result<ExitCode> {
                 rowguard_testkit::server::APP_LOGIN_ROLE,
                 rowguard_testkit::server::ADMIN_LOGIN_ROLE,
             );
-            (urls, place)
+            (urls, place, url)
         }
         Err(_) => {
             println!("DATABASE_URL is unset: starting a private, throwaway PostgreSQL ...");
@@ -137,12 +137,25 @@ pub fn demo() -> Result<ExitCode> {
                     rowguard_testkit::server::APP_LOGIN_ROLE,
                     rowguard_testkit::server::ADMIN_LOGIN_ROLE,
                 ),
+                owner,
             )
         }
     };
     println!("Database: {place}");
     println!("Server: {}", server_versions(&urls.admin_url)?);
-    runtime()?.block_on(show(urls))
+    // The doctor on the demo's own database: the schema, the roles and pgvector.
+    let doctor = rowguard::doctor::diagnose(
+        &mut PgConnection::establish(&owner_url)?,
+        &rowguard::doctor::DoctorOptions::default(),
+    )?;
+    print!("{}", crate::report::render_doctor(&doctor));
+    let shown = runtime()?.block_on(show(urls))?;
+    if doctor.is_clean() {
+        Ok(shown)
+    } else {
+        println!("The doctor found errors in the demo's database (above).");
+        Ok(ExitCode::from(1))
+    }
 }
 
 /// "PostgreSQL 18.6, pgvector 0.8.6": what the demo runs on.

@@ -138,6 +138,22 @@ fn demo_without_database_url_runs_on_its_own_private_server() {
         server.starts_with("Server: PostgreSQL ") && server.contains(", pgvector 0."),
         "{server}"
     );
+    // Then the doctor's verdict on the demo's database: no error on any stack, and
+    // nothing at all on the default one (pgvector 0.8.6 has no CVE warning).
+    let doctor = text
+        .lines()
+        .find(|l| l.starts_with("rowguard doctor: "))
+        .expect("a doctor line");
+    assert!(
+        doctor.contains("no findings") || doctor.contains(": 0 errors"),
+        "{text}"
+    );
+    if server.contains("pgvector 0.8.6") {
+        assert_eq!(
+            doctor, "rowguard doctor: no findings, the isolation rules hold.",
+            "{text}"
+        );
+    }
     assert!(text.contains("checks passed"), "{text}");
 }
 
