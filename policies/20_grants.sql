@@ -55,10 +55,12 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON
   files
   TO rowguard_app, rowguard_admin;
 
--- tenants: the application reads and updates its own tenant (RLS compares id);
--- only the admin role creates and deletes tenants.
-GRANT SELECT, UPDATE ON tenants TO rowguard_app, rowguard_admin;
-GRANT INSERT, DELETE ON tenants TO rowguard_admin;
+-- tenants: the application reads its own tenant (RLS compares id) and may rename it;
+-- only the admin role creates, changes (slug, plan, status, settings, domain) and
+-- deletes tenants, so a tenant cannot raise its own plan or lift its own suspension.
+REVOKE UPDATE ON tenants FROM rowguard_app;
+GRANT SELECT, UPDATE (name) ON tenants TO rowguard_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON tenants TO rowguard_admin;
 
 -- audit_log is append-only for everyone but the owner.
 GRANT SELECT, INSERT ON audit_log TO rowguard_app, rowguard_admin;

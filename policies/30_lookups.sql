@@ -96,5 +96,45 @@ REVOKE ALL ON FUNCTION rowguard.resolve_tenant_host(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rowguard.resolve_tenant_host(text) TO rowguard_app, rowguard_admin;
 COMMENT ON FUNCTION rowguard.resolve_tenant_host(text) IS 'Pre-tenant look-up: id of the active tenant whose custom_domain is lower(host), NULL when none.';
 
+-- The tenant gate, in every tenant transaction's context statement: refuses a
+-- context whose tenant does not exist (RG003), is suspended (RG001) or closed (RG002),
+-- so the pool answers with a typed error instead of empty results, at no extra round
+-- trip. It reads the tenant id from the context without verifying it: the policies
+-- verify every context anyway, and a malformed one passes here to be refused by them
+-- (42501). An empty context (the admin path) passes. Owned by rowguard_admin to read
+-- tenants past RLS, like the look-ups above.
+CREATE OR REPLACE FUNCTION rowguard.tenant_gate(context text)
+  RETURNS boolean
+  LANGUAGE plpgsql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+DECLARE
+  claimed pg_catalog.text := pg_catalog.split_part(context, '.', 3);
+  found_status pg_catalog.text;
+BEGIN
+  IF claimed OPERATOR(pg_catalog.!~) '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+    RETURN true;
+  END IF;
+  SELECT t.status::pg_catalog.text INTO found_status
+    FROM public.tenants t
+   WHERE t.id OPERATOR(pg_catalog.=) claimed::pg_catalog.uuid;
+  IF found_status IS NULL THEN
+    RAISE EXCEPTION 'rowguard: tenant % does not exist', claimed
+      USING ERRCODE = 'RG003';
+  ELSIF found_status OPERATOR(pg_catalog.=) 'suspended' THEN
+    RAISE EXCEPTION 'rowguard: tenant % is suspended', claimed
+      USING ERRCODE = 'RG001', HINT = 'Its data is kept; resuming the tenant admits its transactions again.';
+  ELSIF found_status OPERATOR(pg_catalog.<>) 'active' THEN
+    RAISE EXCEPTION 'rowguard: tenant % is %', claimed, found_status
+      USING ERRCODE = 'RG002';
+  END IF;
+  RETURN true;
+END
+$$;
+ALTER FUNCTION rowguard.tenant_gate(text) OWNER TO rowguard_admin;
+REVOKE ALL ON FUNCTION rowguard.tenant_gate(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rowguard.tenant_gate(text) TO rowguard_app, rowguard_admin;
+COMMENT ON FUNCTION rowguard.tenant_gate(text) IS 'Called by the context statement of every tenant transaction: raises RG003 for a tenant that does not exist, RG001 when it is suspended, RG002 when it is closed. Reads only the tenant id of the context; the policies verify the signature.';
+
 -- Take back the temporary right granted above.
 REVOKE CREATE ON SCHEMA rowguard FROM rowguard_admin;

@@ -61,6 +61,21 @@ pub enum Error {
     #[error("statement timed out")]
     StatementTimeout,
 
+    /// The context names a tenant that is suspended: the pool refuses its transactions
+    /// (SQLSTATE RG001, raised by `rowguard.tenant_gate` in the context statement, so the
+    /// check costs no round trip). Its data is untouched.
+    #[error("tenant suspended: {0}")]
+    TenantSuspended(String),
+
+    /// The context names a tenant that is closed (SQLSTATE RG002).
+    #[error("tenant closed: {0}")]
+    TenantClosed(String),
+
+    /// The context names a tenant that does not exist (SQLSTATE RG003): never an empty
+    /// result for a tenant id that is wrong.
+    #[error("unknown tenant: {0}")]
+    UnknownTenant(String),
+
     /// The row asked for does not exist for this tenant.
     #[error("not found")]
     NotFound,
@@ -158,6 +173,10 @@ impl Error {
         let constraint = || constraint.unwrap_or("").to_owned();
         Some(match code.code() {
             "42501" => Error::Forbidden(message.to_owned()),
+            // rowguard.tenant_gate (policies/30_lookups.sql).
+            "RG001" => Error::TenantSuspended(message.to_owned()),
+            "RG002" => Error::TenantClosed(message.to_owned()),
+            "RG003" => Error::UnknownTenant(message.to_owned()),
             "57014" => Error::StatementTimeout,
             // admin_shutdown (pg_terminate_backend, a fast shutdown), crash_shutdown,
             // cannot_connect_now

@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod context;
+pub mod control;
 pub mod doctor;
 pub mod embed;
 pub mod error;

@@ -236,8 +236,10 @@ pub(crate) struct Timeouts {
 
 /// The one statement that sets a transaction's context: the role to act as
 /// (`set_config('role', ..., true)` is `SET LOCAL ROLE`; `'none'` keeps the login role),
-/// the signed context `app.context` ([`crate::context`]) and the two timeouts (NULL
-/// keeps the current value).
+/// the signed context `app.context` ([`crate::context`]), passed through
+/// `rowguard.tenant_gate` (which refuses a tenant that does not exist, is suspended or
+/// is closed: [`Error::UnknownTenant`], [`Error::TenantSuspended`],
+/// [`Error::TenantClosed`]), and the two timeouts (NULL keeps the current value).
 ///
 /// Its SQL is one constant string: the setting names and `true` are literals, and the
 /// four values are bound, so it is prepared once per connection, cached by its type,
@@ -258,9 +260,9 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for ContextStatement {
         use diesel::sql_types::Nullable;
         out.push_sql("SELECT set_config('role', coalesce(");
         out.push_bind_param::<Nullable<Text>, _>(&self.db_role)?;
-        out.push_sql(", 'none'), true), set_config('app.context', ");
+        out.push_sql(", 'none'), true), rowguard.tenant_gate(set_config('app.context', ");
         out.push_bind_param::<Text, _>(&self.context)?;
-        out.push_sql(", true), set_config('statement_timeout', coalesce(");
+        out.push_sql(", true)), set_config('statement_timeout', coalesce(");
         out.push_bind_param::<Nullable<Text>, _>(&self.statement_timeout)?;
         out.push_sql(
             ", current_setting('statement_timeout')), true), \

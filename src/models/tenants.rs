@@ -2,7 +2,8 @@
 //!
 //! [`Tenant`] is a row, [`NewTenant`] a row to insert and [`TenantChanges`] an update.
 //! Unlike the other tables, the queries here are split by who may run them: a tenant
-//! reads its own row ([`Tenant::current`]); creating, changing and deleting tenants is
+//! reads its own row ([`Tenant::current`]) and may rename it ([`Tenant::rename`]);
+//! creating, changing and deleting tenants is
 //! the admin path's ([`AdminConn`]), as the grants say (`policies/20_grants.sql`).
 
 use diesel::{ExpressionMethods, OptionalEmptyChangesetExtension, QueryDsl, SelectableHelper};
@@ -54,6 +55,21 @@ impl Tenant {
             .filter(tenants::id.eq(id))
             .select(Self::as_select())
             .first(conn)
+            .await?)
+    }
+
+    /// Renames the connection's own tenant (the one column of its row the application
+    /// may change) and returns the row.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`](crate::Error::Forbidden) for a role the role tiers do not
+    /// allow to write.
+    pub async fn rename(conn: &mut TenantConn, name: &str) -> Result<Self> {
+        let id = conn.context().tenant_id;
+        Ok(diesel::update(tenants::table.filter(tenants::id.eq(id)))
+            .set(tenants::name.eq(name))
+            .returning(Self::as_returning())
+            .get_result(conn)
             .await?)
     }
 

@@ -302,7 +302,8 @@ fn the_opt_out_serves_a_privileged_login_and_warns() {
                 .max_size(1)
                 .build()
                 .expect("pool");
-            pool.with_tenant(&TenantContext::new(TenantId::new_v7()), async |conn| {
+            let tenant = make_tenant(&pool, "privileged-login").await;
+            pool.with_tenant(&TenantContext::new(tenant), async |conn| {
                 count(conn, "tasks").await
             })
             .await

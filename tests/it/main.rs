@@ -3,6 +3,7 @@
 //! binary to build and link.
 
 mod boundary;
+mod control;
 mod deployment_modes;
 mod doctor;
 mod downstream;

@@ -9,10 +9,10 @@ use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use rowguard::pool::{PoolConfig, TenantPool};
-use rowguard::schema::tenants;
+use rowguard::schema::{tenants, users};
 use rowguard::TenantContext;
-use rowguard_testkit::fixtures::make_tenant;
 use rowguard_testkit::fixtures::N;
+use rowguard_testkit::fixtures::{make_tenant, make_user};
 use rowguard_testkit::server::TestDatabase;
 
 async fn tenant_names(pool: &TenantPool, ctx: &TenantContext) -> Vec<String> {
@@ -385,12 +385,16 @@ async fn fetch_sends_the_whole_transaction_at_once_once_the_query_is_prepared() 
     .await;
     assert_eq!(renamed, (vec!["alpha 2".into()], vec!["alpha 3".into()]));
     assert_eq!(round_trips(&log), vec![2, 2], "{log}");
-    let taken = diesel::update(tenants::table)
-        .set(tenants::slug.eq("beta"))
-        .returning(tenants::name);
+    // Two users of A given one e-mail: a unique violation, typed with its index.
+    for _ in 0..2 {
+        make_user(&pool, a, rowguard::MemberRole::Member).await;
+    }
+    let taken = diesel::update(users::table)
+        .set(users::email.eq("same@example.test"))
+        .returning(users::display_name);
     let err = pool.fetch::<_, String, _>(&ctx_a, taken).await;
     assert!(
-        matches!(err, Err(rowguard::Error::UniqueViolation { ref constraint }) if constraint == "tenants_slug_key"),
+        matches!(err, Err(rowguard::Error::UniqueViolation { ref constraint }) if constraint == "users_tenant_email_key"),
         "{err:?}"
     );
     assert_eq!(tenant_names(&pool, &ctx_a).await, vec!["alpha 3"]);
@@ -442,7 +446,9 @@ async fn a_statement_error_caught_inside_the_closure_does_not_pass_for_a_commit(
     let db = TestDatabase::new().expect("db");
     let pool = db.app_pool(1).expect("pool");
     let a = make_tenant(&pool, "alpha").await;
-    make_tenant(&pool, "beta").await;
+    for _ in 0..2 {
+        make_user(&pool, a, rowguard::MemberRole::Member).await;
+    }
     let ctx = TenantContext::new(a);
     // PostgreSQL answers COMMIT after a failed statement with a rollback, not an
     // error. The closure swallows the failure and returns Ok; the caller must still
@@ -453,15 +459,15 @@ async fn a_statement_error_caught_inside_the_closure_does_not_pass_for_a_commit(
                 .set(tenants::name.eq("renamed"))
                 .execute(conn)
                 .await?;
-            let clash = diesel::update(tenants::table)
-                .set(tenants::slug.eq("beta"))
+            let clash = diesel::update(users::table)
+                .set(users::email.eq("same@example.test"))
                 .execute(conn)
                 .await;
             Ok(clash.is_err())
         })
         .await;
     assert!(
-        matches!(result, Err(rowguard::Error::UniqueViolation { ref constraint }) if constraint == "tenants_slug_key"),
+        matches!(result, Err(rowguard::Error::UniqueViolation { ref constraint }) if constraint == "users_tenant_email_key"),
         "{result:?}"
     );
     assert_eq!(tenant_names(&pool, &ctx).await, vec!["alpha"]);

@@ -23,7 +23,7 @@ use diesel::QueryableByName;
 use diesel_async::RunQueryDsl;
 use rowguard::pool::PoolConfig;
 use rowguard::tls_testing::{connect, TappedConnection};
-use rowguard::{Error, TenantContext, TenantId};
+use rowguard::{Error, TenantContext};
 use rowguard_testkit::server::TestDatabase;
 use rowguard_testkit::tls::Fixture;
 
@@ -178,7 +178,7 @@ async fn a_tenant_pool_runs_its_transactions_over_tls() {
         .max_size(1)
         .build()
         .expect("pool");
-    let ctx = TenantContext::new(TenantId::new_v7());
+    let ctx = TenantContext::new(rowguard_testkit::fixtures::make_tenant(&pool, "tls").await);
     let err = pool
         .with_tenant(&ctx, async |conn| {
             let q: Quotient = diesel::sql_query("SELECT 1/0 AS q")

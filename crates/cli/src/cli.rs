@@ -9,10 +9,22 @@ use rowguard::Error;
 /// Exit code for an error: 3 configuration, 4 database unreachable, 5 anything else.
 pub fn exit_code(e: &Error) -> u8 {
     match e {
-        Error::Config(_) | Error::InvalidInput(_) | Error::UnsafeLogin(_) => 3,
+        Error::Config(_)
+        | Error::InvalidInput(_)
+        | Error::UnsafeLogin(_)
+        | Error::UnknownTenant(_) => 3,
         Error::ConnectionLost(_) | Error::PoolTimeout(_) => 4,
         _ => 5,
     }
+}
+
+/// The commands' async runtime: two worker threads, for the pools' connection tasks.
+pub fn runtime() -> rowguard::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Config(format!("cannot start the async runtime: {e}")))
 }
 
 /// What a person can do about an error, where there is something to say.

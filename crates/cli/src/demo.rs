@@ -24,13 +24,7 @@ use uuid::Uuid;
 
 use crate::cli::database_url;
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Config(format!("cannot start the async runtime: {e}")))
-}
+use crate::cli::runtime;
 
 /// `rowguard seed demo`: creates the tenants through `ROWGUARD_ADMIN_URL`, writes
 /// their rows through `DATABASE_URL` (a member of `rowguard_app`), and prints what it

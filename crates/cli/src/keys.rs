@@ -11,6 +11,8 @@ use rowguard::context::ContextKey;
 use rowguard::pool::{AdminPool, PoolConfig, TenantPool};
 use rowguard::{Error, MemberRole, Result, TenantContext, TenantId, UserId};
 
+use crate::cli::runtime;
+
 /// The admin pool, on `ROWGUARD_ADMIN_URL`.
 pub fn admin_pool() -> Result<AdminPool> {
     PoolConfig::admin_from_env()?.max_size(2).build_admin()
@@ -122,7 +124,7 @@ pub fn context(args: ContextArgs) -> Result<ExitCode> {
     } else if args.sql {
         // The value is rowguard's own: digits, hex, dashes, dots and a role name, so it
         // never needs quoting beyond the literal's quotes.
-        println!("SELECT set_config('app.context', '{signed}', true);");
+        println!("SELECT rowguard.tenant_gate(set_config('app.context', '{signed}', true));");
     } else {
         println!("{signed}");
     }
@@ -235,11 +237,4 @@ pub fn keys(command: KeysCommand) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Config(format!("cannot start the async runtime: {e}")))
 }

@@ -3,7 +3,8 @@
 //! Commands read `DATABASE_URL` (the tenant pool's login, or the owner for
 //! `migrate` and `doctor`), `ROWGUARD_ADMIN_URL` (the admin login) and
 //! `ROWGUARD_CONTEXT_KEY` where they need them. Exit codes: 0 success, 1 `doctor` found
-//! breaches, 2 usage error, 3 configuration error (e.g. `DATABASE_URL` unset),
+//! breaches, 2 usage error, 3 configuration error or bad input (`DATABASE_URL` unset, a
+//! tenant that does not exist, a slug that names none),
 //! 4 database unreachable, 5 any other failure. `demo` exits 1 if a tenant could see
 //! the other's rows.
 
@@ -15,6 +16,7 @@ mod cli;
 mod demo;
 mod keys;
 mod report;
+mod tenant;
 
 #[derive(Parser)]
 #[command(
@@ -59,6 +61,12 @@ enum Command {
         #[command(subcommand)]
         command: keys::KeysCommand,
     },
+    /// Create, list, show, suspend, resume, close and delete tenants (needs
+    /// ROWGUARD_ADMIN_URL).
+    Tenant {
+        #[command(subcommand)]
+        command: tenant::TenantCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -96,6 +104,7 @@ fn main() -> ExitCode {
         Command::Search(args) => cli::search(args),
         Command::Context(args) => keys::context(args),
         Command::Keys { command } => keys::keys(command),
+        Command::Tenant { command } => tenant::tenant(command),
     };
     match outcome {
         Ok(code) => code,

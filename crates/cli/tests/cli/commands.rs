@@ -207,7 +207,7 @@ fn a_context_from_rowguard_context_acts_as_the_tenant_in_psql_and_a_tampered_one
     assert_exit(&out, 0);
     let statement = stdout(&out).trim().to_owned();
     assert!(
-        statement.starts_with("SELECT set_config('app.context', 'v1."),
+        statement.starts_with("SELECT rowguard.tenant_gate(set_config('app.context', 'v1."),
         "{statement}"
     );
 
@@ -269,10 +269,11 @@ fn keys_rotate_adds_a_key_both_stay_valid_through_the_grace_period() {
                     .context_key(signer)
                     .max_size(1)
                     .build()?;
-                pool.with_tenant(
-                    &rowguard::TenantContext::new(rowguard::TenantId::new_v7()),
-                    async |conn| rowguard_testkit::fixtures::count(conn, "tasks").await,
-                )
+                let slug = format!("rotated-{}", rowguard::TenantId::new_v7());
+                let tenant = rowguard_testkit::fixtures::make_tenant(&pool, &slug).await;
+                pool.with_tenant(&rowguard::TenantContext::new(tenant), async |conn| {
+                    rowguard_testkit::fixtures::count(conn, "tasks").await
+                })
                 .await
             })
             .expect("a context signed with either key is accepted");

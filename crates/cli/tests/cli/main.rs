@@ -3,6 +3,7 @@
 
 mod commands;
 mod search;
+mod tenant;
 mod tls;
 
 /// A process's standard output, as text.

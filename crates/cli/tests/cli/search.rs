@@ -477,20 +477,18 @@ fn bad_input_exits_3_naming_the_problem_before_connecting() {
 }
 
 #[test]
-fn a_tenant_that_does_not_exist_sees_nothing() {
+fn a_tenant_that_does_not_exist_is_an_error_not_an_empty_result() {
     let (db, _, _) = seeded();
     let nobody = Uuid::new_v4().to_string();
-    let out = rowguard(
-        &db.url_app(),
+    for args in [
         &[
             "search", "--tenant", &nobody, "--kind", "all", "--text", "freight", "--json",
-        ],
-    );
-    assert!(hits(&out).is_empty(), "{}", stdout(&out));
-    let out = rowguard(
-        &db.url_app(),
-        &["search", "--tenant", &nobody, "--text", "freight"],
-    );
-    assert_exit(&out, 0);
-    assert!(stdout(&out).contains("no hits"), "{}", stdout(&out));
+        ][..],
+        &["search", "--tenant", &nobody, "--text", "freight"][..],
+    ] {
+        let out = rowguard(&db.url_app(), args);
+        assert_exit(&out, 3);
+        assert_eq!(stdout(&out), "");
+        assert!(stderr(&out).contains("unknown tenant"), "{}", stderr(&out));
+    }
 }
