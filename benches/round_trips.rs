@@ -11,7 +11,8 @@
 //!
 //! Then, without the proxy, it times the verification as policies pay it: statements
 //! that each call `rowguard.current_tenant_id()` once, less the same statements reading
-//! the raw setting, per statement.
+//! the raw setting, per statement; and the same for the tenant gate of the context
+//! statement, paid once per transaction.
 //!
 //! `cargo bench --bench round_trips` prints both tables.
 
@@ -282,12 +283,14 @@ async fn main() {
         s: String,
     }
     let mut per_statement = Vec::new();
+    let mut per_gate = Vec::new();
     for _ in 0..5 {
-        let (verified, raw) = direct
+        let (verified, gate, raw) = direct
             .with_tenant(&ctx, async |conn| {
-                let mut elapsed = [Duration::ZERO; 2];
+                let mut elapsed = [Duration::ZERO; 3];
                 for (i, sql) in [
                     "SELECT rowguard.current_tenant_id()::text AS s",
+                    "SELECT rowguard.tenant_gate(current_setting('app.context'))::text AS s",
                     "SELECT current_setting('app.context') AS s",
                 ]
                 .into_iter()
@@ -300,13 +303,15 @@ async fn main() {
                     }
                     elapsed[i] = t.elapsed();
                 }
-                Ok((elapsed[0], elapsed[1]))
+                Ok((elapsed[0], elapsed[1], elapsed[2]))
             })
             .await
             .expect("verification timing");
         per_statement.push(verified.saturating_sub(raw) / STATEMENTS as u32);
+        per_gate.push(gate.saturating_sub(raw) / STATEMENTS as u32);
     }
     let per_call = median(per_statement);
+    let gate_call = median(per_gate);
     let sites: N = direct
         .with_tenant(&ctx, async |conn| {
             // Count the policy helper call sites of a point read on tasks: one
@@ -346,5 +351,9 @@ async fn main() {
     println!(
         "| verification per such statement | {:.1} µs |",
         per_call.as_secs_f64() * 1e6 * sites.n as f64
+    );
+    println!(
+        "| tenant gate (`rowguard.tenant_gate`: status of the context's tenant), per transaction | {:.1} µs |",
+        gate_call.as_secs_f64() * 1e6
     );
 }
