@@ -71,7 +71,19 @@ pub(crate) use login::PRIVILEGES_SQL;
 
 use crate::context::ContextKey;
 use crate::error::{Error, Result};
-use crate::tenant::{context_query, TenantContext};
+use crate::tenant::{context_query, TenantContext, TenantId};
+
+/// The pre-tenant look-ups of `policies/30_lookups.sql`, for the query DSL.
+mod lookups {
+    diesel::define_sql_function! {
+        #[sql_name = "rowguard.resolve_tenant_slug"]
+        fn resolve_tenant_slug(slug: diesel::sql_types::Text) -> diesel::sql_types::Nullable<diesel::sql_types::Uuid>;
+    }
+    diesel::define_sql_function! {
+        #[sql_name = "rowguard.resolve_tenant_host"]
+        fn resolve_tenant_host(host: diesel::sql_types::Text) -> diesel::sql_types::Nullable<diesel::sql_types::Uuid>;
+    }
+}
 use checkout::Core;
 
 /// A pool of connections that only hands them out inside tenant transactions.
@@ -250,6 +262,57 @@ impl TenantPool {
                 async |session| f(TenantConn::enter(session, ctx)).await,
             )
             .await
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// The active tenant with `slug`, before any tenant is known (a request's path or
+    /// sub-domain): `rowguard.resolve_tenant_slug`, a SECURITY DEFINER look-up that
+    /// returns an id only, run as the application role with no tenant context, in one
+    /// round trip once prepared. `None` when no active tenant has the slug.
+    ///
+    /// # Errors
+    /// As [`TenantPool::fetch`].
+    pub async fn resolve_slug(&self, slug: &str) -> Result<Option<TenantId>> {
+        self.look_up(diesel::select(lookups::resolve_tenant_slug(
+            slug.to_owned(),
+        )))
+        .await
+    }
+
+    /// The active tenant served at `host` (its custom domain, compared in lower case;
+    /// strip any port first): `rowguard.resolve_tenant_host`, as
+    /// [`TenantPool::resolve_slug`] runs its look-up.
+    ///
+    /// # Errors
+    /// As [`TenantPool::fetch`].
+    pub async fn resolve_host(&self, host: &str) -> Result<Option<TenantId>> {
+        self.look_up(diesel::select(lookups::resolve_tenant_host(
+            host.to_owned(),
+        )))
+        .await
+    }
+
+    /// Runs one pre-tenant look-up, as the application role with an empty context (no
+    /// tenant: every tenant table reads as refused), as `fetch` runs a query.
+    async fn look_up<Q>(&self, query: Q) -> Result<Option<TenantId>>
+    where
+        Q: AsQuery<SqlType = diesel::sql_types::Nullable<diesel::sql_types::Uuid>> + Send,
+        Q::Query: QueryFragment<Pg> + QueryId + Send,
+    {
+        let span = tracing::info_span!("rowguard.look_up");
+        async {
+            let set = context_query(
+                self.core.config.app_role.as_deref(),
+                String::new(),
+                self.core.timeouts(),
+            );
+            let mut checkout = self.checkout().await?;
+            let cache = self.core.config.statement_cache;
+            let rows: Vec<Option<TenantId>> =
+                pipeline::fetch(&mut checkout.conn, set, query, cache).await?;
+            Ok(rows.into_iter().next().flatten())
         }
         .instrument(span)
         .await

@@ -7,7 +7,8 @@
 //! - a suspended, closed or unknown tenant's transactions are refused with a typed
 //!   error by every transaction shape (`with_tenant`, `fetch`, the sync twin), its data
 //!   untouched, and resuming admits them again;
-//! - deleting a tenant removes every row of it and reports the counts per table.
+//! - deleting a tenant removes every row of it and reports the counts per table;
+//! - the pool resolves a slug or a host to an active tenant before any tenant is known.
 
 use diesel::QueryDsl;
 use rowguard::control::{self, TenantSettings, TenantSpec};
@@ -268,4 +269,54 @@ async fn deleting_a_tenant_removes_its_rows_and_counts_them() {
     assert_eq!(theirs, 3, "the other tenant keeps its rows");
     let again = control::delete(&admin, gone.id).await;
     assert!(matches!(again, Err(Error::NotFound)), "{again:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pre_tenant_look_ups_resolve_active_tenants_only() {
+    let db = TestDatabase::new().expect("db");
+    let admin = db.admin_pool(1).expect("admin");
+    let pool = db.app_pool(1).expect("pool");
+    let t = control::provision(&admin, &spec("look-up"))
+        .await
+        .expect("provision")
+        .tenant;
+    admin
+        .as_admin("test: give the tenant a domain", async |conn| {
+            rowguard::models::TenantChanges {
+                custom_domain: Some(Some("app.look-up.example".into())),
+                ..Default::default()
+            }
+            .apply(conn, t.id)
+            .await
+        })
+        .await
+        .expect("domain");
+
+    assert_eq!(
+        pool.resolve_slug("look-up").await.expect("slug"),
+        Some(t.id)
+    );
+    assert_eq!(pool.resolve_slug("nobody").await.expect("slug"), None);
+    assert_eq!(
+        pool.resolve_host("App.Look-Up.Example")
+            .await
+            .expect("host"),
+        Some(t.id),
+        "host names compare in lower case"
+    );
+    // Twice more: the prepared look-up, in one round trip, answers the same.
+    for _ in 0..2 {
+        assert_eq!(
+            pool.resolve_slug("look-up").await.expect("slug"),
+            Some(t.id)
+        );
+    }
+    control::suspend(&admin, t.id).await.expect("suspend");
+    assert_eq!(pool.resolve_slug("look-up").await.expect("slug"), None);
+    assert_eq!(
+        pool.resolve_host("app.look-up.example")
+            .await
+            .expect("host"),
+        None
+    );
 }
