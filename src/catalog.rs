@@ -3,7 +3,7 @@
 //!
 //! The doctor's rules start from the same list of tenant tables.
 
-use diesel::sql_types::Text;
+use diesel::sql_types::{BigInt, Text};
 use diesel::QueryableByName;
 
 /// The query behind [`tenant_tables`], to run on any connection (an async one too):
@@ -43,6 +43,42 @@ pub struct TenantTable {
 pub fn tenant_tables(conn: &mut diesel::PgConnection) -> crate::Result<Vec<TenantTable>> {
     use diesel::RunQueryDsl;
     Ok(diesel::sql_query(TENANT_TABLES_SQL).load(conn)?)
+}
+
+/// One statement that counts the rows of each of `tables`, one [`TableRows`] row per
+/// table, in their order. With `by_tenant`, it counts only the rows whose tenant key
+/// (`tenant_id`, or `id` on `tenants`) equals `$1`: bind a tenant id.
+///
+/// Table names come from the catalog ([`TenantTable::name`] is quoted already); no
+/// value is ever written into the statement.
+pub fn count_rows_sql(tables: &[TenantTable], by_tenant: bool) -> String {
+    tables
+        .iter()
+        .map(|t| {
+            let filter = if by_tenant {
+                format!(" WHERE {} = $1", quote_ident(&t.key_column))
+            } else {
+                String::new()
+            };
+            format!(
+                "SELECT '{}'::text AS table_name, count(*) AS n FROM {}{filter}",
+                t.table_name.replace('\'', "''"),
+                t.name
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ")
+}
+
+/// A table's row count, as [`count_rows_sql`] returns it.
+#[derive(QueryableByName, Debug, Clone, PartialEq, Eq)]
+pub struct TableRows {
+    /// The table's own name, unquoted (`tasks`).
+    #[diesel(sql_type = Text)]
+    pub table_name: String,
+    /// Its rows counted.
+    #[diesel(sql_type = BigInt)]
+    pub n: i64,
 }
 
 /// `name` as an SQL identifier: always in double quotes, inner quotes doubled, so any

@@ -33,13 +33,15 @@
 
 use std::collections::BTreeMap;
 
-use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
-use diesel::{ExpressionMethods, QueryDsl, QueryableByName, SelectableHelper};
+use diesel::sql_types::Uuid as SqlUuid;
+use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, SelectableHelper};
 use diesel_async::RunQueryDsl;
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{TenantTable, TENANT_TABLES_SQL};
-use crate::models::{MemberRole, NewTenant, NewUser, Tenant, TenantPlan, TenantStatus, User};
+use crate::catalog::{count_rows_sql, TableRows, TenantTable, TENANT_TABLES_SQL};
+use crate::models::{
+    MemberRole, NewTenant, NewUser, Tenant, TenantChanges, TenantPlan, TenantStatus, User,
+};
 use crate::pool::{AdminConn, AdminPool};
 use crate::schema::{tenants, users};
 use crate::{Error, Result, TenantId};
@@ -163,11 +165,7 @@ pub async fn provision(admin: &AdminPool, spec: &TenantSpec) -> Result<Provision
                 .returning(Tenant::as_returning())
                 .get_result(conn)
                 .await
-                .map(Some)
-                .or_else(|e| match e {
-                    diesel::result::Error::NotFound => Ok(None),
-                    e => Err(e),
-                })?;
+                .optional()?;
             let Some(tenant) = inserted else {
                 let tenant: Tenant = tenants::table
                     .filter(tenants::slug.eq(&spec.slug))
@@ -262,16 +260,12 @@ pub async fn set_status(
     status: TenantStatus,
 ) -> Result<Tenant> {
     let reason = format!("set tenant {tenant} {}", status.as_str());
+    let changes = TenantChanges {
+        status: Some(status),
+        ..Default::default()
+    };
     admin
-        .as_admin(&reason, async |conn| {
-            Ok(
-                diesel::update(tenants::table.filter(tenants::id.eq(tenant)))
-                    .set(tenants::status.eq(status))
-                    .returning(Tenant::as_returning())
-                    .get_result(conn)
-                    .await?,
-            )
-        })
+        .as_admin(&reason, async |conn| changes.apply(conn, tenant).await)
         .await
 }
 
@@ -311,16 +305,12 @@ pub async fn set_settings(
     settings: &TenantSettings,
 ) -> Result<Tenant> {
     let reason = format!("change settings of tenant {tenant}");
+    let changes = TenantChanges {
+        settings: Some(settings.to_json()),
+        ..Default::default()
+    };
     admin
-        .as_admin(&reason, async |conn| {
-            Ok(
-                diesel::update(tenants::table.filter(tenants::id.eq(tenant)))
-                    .set(tenants::settings.eq(settings.to_json()))
-                    .returning(Tenant::as_returning())
-                    .get_result(conn)
-                    .await?,
-            )
-        })
+        .as_admin(&reason, async |conn| changes.apply(conn, tenant).await)
         .await
 }
 
@@ -336,14 +326,6 @@ impl Deletion {
     pub fn total(&self) -> i64 {
         self.rows.values().sum()
     }
-}
-
-#[derive(QueryableByName)]
-struct TableCount {
-    #[diesel(sql_type = Text)]
-    table_name: String,
-    #[diesel(sql_type = BigInt)]
-    n: i64,
 }
 
 /// Deletes the tenant and everything it holds, in one admin transaction, and reports
@@ -363,19 +345,7 @@ pub async fn delete(admin: &AdminPool, tenant: TenantId) -> Result<Deletion> {
                 .first(conn)
                 .await?;
             let tables: Vec<TenantTable> = diesel::sql_query(TENANT_TABLES_SQL).load(conn).await?;
-            let counts = tables
-                .iter()
-                .map(|t| {
-                    format!(
-                        "SELECT '{}'::text AS table_name, count(*) AS n FROM {} WHERE {} = $1",
-                        t.table_name.replace('\'', "''"),
-                        t.name,
-                        crate::catalog::quote_ident(&t.key_column)
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(" UNION ALL ");
-            let rows: Vec<TableCount> = diesel::sql_query(counts)
+            let rows: Vec<TableRows> = diesel::sql_query(count_rows_sql(&tables, true))
                 .bind::<SqlUuid, _>(tenant)
                 .load(conn)
                 .await?;

@@ -4,14 +4,14 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use diesel::sql_types::{Array, BigInt, Nullable, Text, Uuid as SqlUuid};
+use diesel::sql_types::{Array, Nullable, Text, Uuid as SqlUuid};
 use diesel::{
     BoolExpressionMethods, Connection, ExpressionMethods, JoinOnDsl, OptionalExtension,
     PgConnection, QueryDsl, QueryableByName, SelectableHelper,
 };
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use pgvector::VectorExpressionMethods;
-use rowguard::catalog::{quote_ident, TenantTable};
+use rowguard::catalog::{count_rows_sql, TableRows, TenantTable};
 use rowguard::embed::{Embedder, HashingEmbedder, DEFAULT_DIMENSIONS};
 use rowguard::models::{Deal, NewTask};
 use rowguard::pool::{PoolConfig, TenantPool};
@@ -185,14 +185,6 @@ fn redact(url: &str) -> String {
 }
 
 #[derive(QueryableByName)]
-struct TableCount {
-    #[diesel(sql_type = Text)]
-    table_name: String,
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-#[derive(QueryableByName)]
 struct MaybeId {
     #[diesel(sql_type = Nullable<SqlUuid>)]
     id: Option<Uuid>,
@@ -212,22 +204,8 @@ async fn count_tables(
     tables: &[TenantTable],
     only: Option<Uuid>,
 ) -> Result<Vec<(String, i64)>> {
-    let selects: Vec<String> = tables
-        .iter()
-        .map(|t| {
-            let filter = match only {
-                Some(_) => format!(" WHERE {} = $1", quote_ident(&t.key_column)),
-                None => String::new(),
-            };
-            format!(
-                "SELECT '{}'::text AS table_name, count(*) AS n FROM {}{filter}",
-                t.table_name.replace('\'', "''"),
-                t.name
-            )
-        })
-        .collect();
-    let sql = selects.join(" UNION ALL ");
-    let rows: Vec<TableCount> = match only {
+    let sql = count_rows_sql(tables, only.is_some());
+    let rows: Vec<TableRows> = match only {
         Some(id) => {
             diesel::sql_query(sql)
                 .bind::<SqlUuid, _>(id)

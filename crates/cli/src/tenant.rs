@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use rowguard::control::{self, TenantSpec};
-use rowguard::models::{Tenant, TenantPlan};
+use rowguard::models::{Tenant, TenantPlan, TenantStatus};
 use rowguard::pool::AdminPool;
 use rowguard::{Error, Result};
 use serde_json::json;
@@ -136,7 +136,18 @@ async fn by_slug(admin: &AdminPool, slug: &str) -> Result<Tenant> {
         })
 }
 
+/// Suspend, resume or close: the status change, then the tenant as it now is.
+async fn set_status(admin: &AdminPool, slug: &str, status: TenantStatus, json: bool) -> Result<()> {
+    let t = by_slug(admin, slug).await?;
+    let t = control::set_status(admin, t.id, status).await?;
+    print(json, tenant_json(&t), || {
+        format!("{}\t{}", t.slug, t.status)
+    });
+    Ok(())
+}
+
 async fn run(admin: &AdminPool, command: TenantCommand) -> Result<ExitCode> {
+    use TenantStatus::{Active, Closed, Suspended};
     match command {
         TenantCommand::Create {
             slug,
@@ -189,27 +200,9 @@ async fn run(admin: &AdminPool, command: TenantCommand) -> Result<ExitCode> {
                 )
             });
         }
-        TenantCommand::Suspend { slug, json } => {
-            let t = by_slug(admin, &slug).await?;
-            let t = control::suspend(admin, t.id).await?;
-            print(json, tenant_json(&t), || {
-                format!("{}\t{}", t.slug, t.status)
-            });
-        }
-        TenantCommand::Resume { slug, json } => {
-            let t = by_slug(admin, &slug).await?;
-            let t = control::resume(admin, t.id).await?;
-            print(json, tenant_json(&t), || {
-                format!("{}\t{}", t.slug, t.status)
-            });
-        }
-        TenantCommand::Close { slug, json } => {
-            let t = by_slug(admin, &slug).await?;
-            let t = control::close(admin, t.id).await?;
-            print(json, tenant_json(&t), || {
-                format!("{}\t{}", t.slug, t.status)
-            });
-        }
+        TenantCommand::Suspend { slug, json } => set_status(admin, &slug, Suspended, json).await?,
+        TenantCommand::Resume { slug, json } => set_status(admin, &slug, Active, json).await?,
+        TenantCommand::Close { slug, json } => set_status(admin, &slug, Closed, json).await?,
         TenantCommand::Delete { slug, yes, json } => {
             if !yes {
                 return Err(Error::InvalidInput(format!(
