@@ -65,6 +65,11 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON tenants TO rowguard_admin;
 -- audit_log is append-only for everyone but the owner.
 GRANT SELECT, INSERT ON audit_log TO rowguard_app, rowguard_admin;
 
+-- domains decide which tenant answers a host: only the admin path (the control plane,
+-- rowguard::domains) adds, verifies, promotes and removes them; a tenant reads its own.
+GRANT SELECT ON domains TO rowguard_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON domains TO rowguard_admin;
+
 -- embedding_counts is written only by the counting triggers (SECURITY DEFINER, owned
 -- by rowguard_admin): the application reads its own counts and cannot change them.
 GRANT SELECT ON embedding_counts TO rowguard_app;

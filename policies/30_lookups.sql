@@ -9,8 +9,9 @@
 -- with its rights. To keep that safe they:
 --   * are SECURITY DEFINER with a fixed search_path (pg_catalog first, so nothing a
 --     caller puts in a schema can shadow a built-in) and schema-qualified tables;
---   * return ids only, never rows, and only for a full match on a secret (token
---     hash) or public handle (slug, host) of an active tenant;
+--   * return ids only (and a session's role), never rows, and only for a full match
+--     on a secret (a token's hash) or a public handle (slug, verified host) of an
+--     active tenant;
 --   * are executable only by rowguard_app and rowguard_admin (REVOKE ... FROM PUBLIC).
 -- Re-applying needs to be the functions' owner or a member of rowguard_admin
 -- (superusers are). Parameters are referred to as function_name.param, so a column
@@ -22,30 +23,55 @@
 -- NOSUPERUSER owner (a member of rowguard_admin) can run the migrations.
 GRANT CREATE ON SCHEMA rowguard TO rowguard_admin;
 
--- (tenant_id, user_id) of a live session: token unrevoked and unexpired, user and
--- tenant active. No row for anything else.
-CREATE OR REPLACE FUNCTION rowguard.resolve_session(token text)
-  RETURNS TABLE (tenant_id uuid, user_id uuid)
-  LANGUAGE sql STABLE SECURITY DEFINER
-  SET search_path = pg_catalog, public
+-- The context of a live session: token unrevoked and unexpired, user and tenant
+-- active; no row for anything else. Takes the token's sha256, computed by the caller,
+-- so the token itself never reaches the server (nor its logs). Touches last_used_at at
+-- most once a minute per session: the row is written only when the stored time is a
+-- minute old, and of two requests racing for it the second finds it fresh and skips.
+-- (Explicit OPERATOR() syntax binds like any other operator, left to right: hence the
+-- parentheses.) The versions before took the token as text: dropped.
+DROP FUNCTION IF EXISTS rowguard.resolve_session(text);
+CREATE OR REPLACE FUNCTION rowguard.resolve_session(token_hash bytea)
+  RETURNS TABLE (tenant_id uuid, user_id uuid, member_role text)
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
   AS $$
-    SELECT s.tenant_id, s.user_id
-      FROM public.sessions s
-      JOIN public.users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id
-      JOIN public.tenants t ON t.id = s.tenant_id
-     WHERE s.token_hash = sha256(convert_to(resolve_session.token, 'UTF8'))
-       AND s.revoked_at IS NULL
-       AND s.expires_at > now()
-       AND u.status = 'active'
-       AND t.status = 'active'
-  $$;
-ALTER FUNCTION rowguard.resolve_session(text) OWNER TO rowguard_admin;
-REVOKE ALL ON FUNCTION rowguard.resolve_session(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION rowguard.resolve_session(text) TO rowguard_app, rowguard_admin;
-COMMENT ON FUNCTION rowguard.resolve_session(text) IS 'Pre-tenant look-up: (tenant_id, user_id) of an unrevoked, unexpired session of an active user in an active tenant, by its bearer token (hashed with sha256 here). Returns ids only.';
+DECLARE
+  session_id pg_catalog.uuid;
+  used pg_catalog.timestamptz;
+BEGIN
+  SELECT s.tenant_id, s.user_id, u.role::pg_catalog.text, s.id, s.last_used_at
+    INTO tenant_id, user_id, member_role, session_id, used
+    FROM public.sessions s
+    JOIN public.users u ON u.tenant_id OPERATOR(pg_catalog.=) s.tenant_id AND u.id OPERATOR(pg_catalog.=) s.user_id
+    JOIN public.tenants t ON t.id OPERATOR(pg_catalog.=) s.tenant_id
+   WHERE s.token_hash OPERATOR(pg_catalog.=) resolve_session.token_hash
+     AND s.revoked_at IS NULL
+     AND s.expires_at OPERATOR(pg_catalog.>) pg_catalog.now()
+     AND u.status OPERATOR(pg_catalog.=) 'active'
+     AND t.status OPERATOR(pg_catalog.=) 'active';
+  IF NOT FOUND THEN
+    RETURN;
+  END IF;
+  IF used IS NULL OR used OPERATOR(pg_catalog.<=) (pg_catalog.now() OPERATOR(pg_catalog.-) '1 minute'::pg_catalog.interval) THEN
+    UPDATE public.sessions s SET last_used_at = pg_catalog.now()
+     WHERE s.tenant_id OPERATOR(pg_catalog.=) resolve_session.tenant_id
+       AND s.id OPERATOR(pg_catalog.=) session_id
+       AND (s.last_used_at IS NULL
+            OR s.last_used_at OPERATOR(pg_catalog.<=) (pg_catalog.now() OPERATOR(pg_catalog.-) '1 minute'::pg_catalog.interval));
+  END IF;
+  RETURN NEXT;
+END
+$$;
+ALTER FUNCTION rowguard.resolve_session(bytea) OWNER TO rowguard_admin;
+REVOKE ALL ON FUNCTION rowguard.resolve_session(bytea) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rowguard.resolve_session(bytea) TO rowguard_app, rowguard_admin;
+COMMENT ON FUNCTION rowguard.resolve_session(bytea) IS 'Pre-tenant look-up: (tenant_id, user_id, member_role) of an unrevoked, unexpired session of an active user in an active tenant, by the sha256 of its bearer token; touches last_used_at at most once a minute. No row for anything else.';
 
 -- (tenant_id, invite_id) of a pending invite: not accepted, unexpired, tenant active.
-CREATE OR REPLACE FUNCTION rowguard.resolve_invite(token text)
+-- By the sha256 of its token, like resolve_session.
+DROP FUNCTION IF EXISTS rowguard.resolve_invite(text);
+CREATE OR REPLACE FUNCTION rowguard.resolve_invite(token_hash bytea)
   RETURNS TABLE (tenant_id uuid, invite_id uuid)
   LANGUAGE sql STABLE SECURITY DEFINER
   SET search_path = pg_catalog, public
@@ -53,15 +79,15 @@ CREATE OR REPLACE FUNCTION rowguard.resolve_invite(token text)
     SELECT i.tenant_id, i.id
       FROM public.invites i
       JOIN public.tenants t ON t.id = i.tenant_id
-     WHERE i.token_hash = sha256(convert_to(resolve_invite.token, 'UTF8'))
+     WHERE i.token_hash = resolve_invite.token_hash
        AND i.accepted_at IS NULL
        AND i.expires_at > now()
        AND t.status = 'active'
   $$;
-ALTER FUNCTION rowguard.resolve_invite(text) OWNER TO rowguard_admin;
-REVOKE ALL ON FUNCTION rowguard.resolve_invite(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION rowguard.resolve_invite(text) TO rowguard_app, rowguard_admin;
-COMMENT ON FUNCTION rowguard.resolve_invite(text) IS 'Pre-tenant look-up: (tenant_id, invite_id) of a pending, unexpired invite in an active tenant, by its token (hashed with sha256 here). Returns ids only.';
+ALTER FUNCTION rowguard.resolve_invite(bytea) OWNER TO rowguard_admin;
+REVOKE ALL ON FUNCTION rowguard.resolve_invite(bytea) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rowguard.resolve_invite(bytea) TO rowguard_app, rowguard_admin;
+COMMENT ON FUNCTION rowguard.resolve_invite(bytea) IS 'Pre-tenant look-up: (tenant_id, invite_id) of a pending, unexpired invite in an active tenant, by the sha256 of its token. Returns ids only.';
 
 -- id of the active tenant with this slug, or NULL.
 CREATE OR REPLACE FUNCTION rowguard.resolve_tenant_slug(slug text)
@@ -79,22 +105,24 @@ REVOKE ALL ON FUNCTION rowguard.resolve_tenant_slug(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rowguard.resolve_tenant_slug(text) TO rowguard_app, rowguard_admin;
 COMMENT ON FUNCTION rowguard.resolve_tenant_slug(text) IS 'Pre-tenant look-up: id of the active tenant with this slug, NULL when none.';
 
--- id of the active tenant served at this host (custom_domain, stored lowercase), or
--- NULL. The caller strips any port first.
+-- id of the active tenant that has this host verified (domains), or NULL. Unverified
+-- domains resolve to nothing. The caller strips any port and trailing dot first.
 CREATE OR REPLACE FUNCTION rowguard.resolve_tenant_host(host text)
   RETURNS uuid
   LANGUAGE sql STABLE SECURITY DEFINER
   SET search_path = pg_catalog, public
   AS $$
-    SELECT t.id
-      FROM public.tenants t
-     WHERE t.custom_domain = lower(resolve_tenant_host.host)
+    SELECT d.tenant_id
+      FROM public.domains d
+      JOIN public.tenants t ON t.id = d.tenant_id
+     WHERE d.host = lower(resolve_tenant_host.host)
+       AND d.verified_at IS NOT NULL
        AND t.status = 'active'
   $$;
 ALTER FUNCTION rowguard.resolve_tenant_host(text) OWNER TO rowguard_admin;
 REVOKE ALL ON FUNCTION rowguard.resolve_tenant_host(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rowguard.resolve_tenant_host(text) TO rowguard_app, rowguard_admin;
-COMMENT ON FUNCTION rowguard.resolve_tenant_host(text) IS 'Pre-tenant look-up: id of the active tenant whose custom_domain is lower(host), NULL when none.';
+COMMENT ON FUNCTION rowguard.resolve_tenant_host(text) IS 'Pre-tenant look-up: id of the active tenant that has lower(host) as a verified domain, NULL when none.';
 
 -- The tenant gate, in every tenant transaction's context statement: refuses a
 -- context whose tenant does not exist (RG003), is suspended (RG001) or closed (RG002),

@@ -100,6 +100,12 @@ CREATE POLICY role_tier ON notifications AS RESTRICTIVE FOR ALL
   USING (user_id = (select rowguard.current_user_id()) OR (select rowguard.current_role_in('{}')))
   WITH CHECK (user_id = (select rowguard.current_user_id()) OR (select rowguard.current_role_in('{}')));
 
+-- domains (written by the admin path only, 20_grants.sql): everyone in the tenant reads them.
+DROP POLICY IF EXISTS role_tier ON domains;
+CREATE POLICY role_tier ON domains AS RESTRICTIVE FOR ALL
+  USING ((select rowguard.current_role_in('{owner,admin,member,viewer}')))
+  WITH CHECK ((select rowguard.current_role_in('{owner,admin}')));
+
 -- audit_log (append-only by grant): everyone's actions are logged; admins and owners read it.
 DROP POLICY IF EXISTS role_tier ON audit_log;
 CREATE POLICY role_tier ON audit_log AS RESTRICTIVE FOR ALL

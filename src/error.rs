@@ -80,6 +80,12 @@ pub enum Error {
     #[error("not found")]
     NotFound,
 
+    /// A token (an invite's, a domain's verification token) is unknown, expired,
+    /// already used or does not match. The cases are not told apart, so the error
+    /// answers no question about tokens its caller does not hold.
+    #[error("the token is not valid")]
+    InvalidToken,
+
     /// Configuration could not be read or is inconsistent.
     #[error("configuration: {0}")]
     Config(String),

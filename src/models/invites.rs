@@ -1,4 +1,4 @@
-//! `invites`: An invitation to join a tenant with a role. Only the SHA-256 of the invite token is stored; rowguard.resolve_invite maps a token to (tenant_id, invite_id).
+//! `invites`: An invitation to join a tenant with a role. Only the SHA-256 of the invite token is stored; rowguard.resolve_invite maps the hash to (tenant_id, invite_id) while the invite is open.
 //!
 //! [`Invite`] is a row, [`NewInvite`] a row to insert and [`InviteChanges`] an update. The query methods are the
 //! ones every table shares; see [`crate::models`].
@@ -10,7 +10,7 @@ use crate::schema::invites;
 use crate::UserId;
 
 super::model! {
-    /// A row of `invites`: An invitation to join a tenant with a role. Only the SHA-256 of the invite token is stored; rowguard.resolve_invite maps a token to (tenant_id, invite_id).
+    /// A row of `invites`: An invitation to join a tenant with a role. Only the SHA-256 of the invite token is stored; rowguard.resolve_invite maps the hash to (tenant_id, invite_id) while the invite is open.
     table: invites,
     key: (tenant_id, id),
     row: Invite,

@@ -447,6 +447,7 @@ pub mod deal_activity_embeddings;
 pub mod deals;
 pub mod document_embeddings;
 pub mod documents;
+pub mod domains;
 pub mod embedding_counts;
 pub mod enums;
 pub mod events;
@@ -480,6 +481,7 @@ pub use deal_activity_embeddings::{
 pub use deals::{Deal, DealChanges, NewDeal};
 pub use document_embeddings::{DocumentEmbedding, DocumentEmbeddingChanges, NewDocumentEmbedding};
 pub use documents::{Document, DocumentChanges, NewDocument};
+pub use domains::Domain;
 pub use embedding_counts::EmbeddingCount;
 pub use enums::*;
 pub use events::{Event, EventChanges, NewEvent};

@@ -1,4 +1,4 @@
-//! `sessions`: A login session. Only the SHA-256 of the bearer token is stored; rowguard.resolve_session maps a token to (tenant_id, user_id).
+//! `sessions`: A login session. Only the SHA-256 of the bearer token is stored; rowguard.resolve_session maps the hash to (tenant_id, user_id, member_role) while the session is live.
 //!
 //! [`Session`] is a row, [`NewSession`] a row to insert and [`SessionChanges`] an update. The query methods are the
 //! ones every table shares; see [`crate::models`].
@@ -9,7 +9,7 @@ use crate::schema::sessions;
 use crate::UserId;
 
 super::model! {
-    /// A row of `sessions`: A login session. Only the SHA-256 of the bearer token is stored; rowguard.resolve_session maps a token to (tenant_id, user_id).
+    /// A row of `sessions`: A login session. Only the SHA-256 of the bearer token is stored; rowguard.resolve_session maps the hash to (tenant_id, user_id, member_role) while the session is live.
     table: sessions,
     key: (tenant_id, id),
     row: Session,

@@ -33,9 +33,6 @@ super::model! {
         status: defaulted(TenantStatus),
         /// Billing plan; feature limits derive from it and from settings.
         plan: defaulted(TenantPlan),
-        /// Optional host name (lowercase) that serves this tenant, resolved by
-        /// rowguard.resolve_tenant_host.
-        custom_domain: nullable(String),
         /// Plan and feature settings as a JSON object.
         settings: defaulted(serde_json::Value),
         created_at: created,

@@ -75,6 +75,7 @@ use crate::tenant::{context_query, TenantContext, TenantId};
 
 /// The pre-tenant look-ups of `policies/30_lookups.sql`, for the query DSL.
 mod lookups {
+    // Full paths: the macro's expansion does not count `use` items here as used.
     diesel::define_sql_function! {
         #[sql_name = "rowguard.resolve_tenant_slug"]
         fn resolve_tenant_slug(slug: diesel::sql_types::Text) -> diesel::sql_types::Nullable<diesel::sql_types::Uuid>;
@@ -82,6 +83,15 @@ mod lookups {
     diesel::define_sql_function! {
         #[sql_name = "rowguard.resolve_tenant_host"]
         fn resolve_tenant_host(host: diesel::sql_types::Text) -> diesel::sql_types::Nullable<diesel::sql_types::Uuid>;
+    }
+    diesel::define_sql_function! {
+        /// A set-returning function called in the select list: one record per row.
+        #[sql_name = "rowguard.resolve_session"]
+        fn resolve_session(token_hash: diesel::sql_types::Bytea) -> diesel::pg::sql_types::Record<(diesel::sql_types::Uuid, diesel::sql_types::Uuid, diesel::sql_types::Text)>;
+    }
+    diesel::define_sql_function! {
+        #[sql_name = "rowguard.resolve_invite"]
+        fn resolve_invite(token_hash: diesel::sql_types::Bytea) -> diesel::pg::sql_types::Record<(diesel::sql_types::Uuid, diesel::sql_types::Uuid)>;
     }
 }
 use checkout::Core;
@@ -270,36 +280,73 @@ impl TenantPool {
     /// The active tenant with `slug`, before any tenant is known (a request's path or
     /// sub-domain): `rowguard.resolve_tenant_slug`, a SECURITY DEFINER look-up that
     /// returns an id only, run as the application role with no tenant context, in one
-    /// round trip once prepared. `None` when no active tenant has the slug.
+    /// round trip once prepared. `None` when no active tenant has the slug. For repeat
+    /// resolutions, [`crate::resolve::Resolver`] caches the answers.
     ///
     /// # Errors
     /// As [`TenantPool::fetch`].
     pub async fn resolve_slug(&self, slug: &str) -> Result<Option<TenantId>> {
-        self.look_up(diesel::select(lookups::resolve_tenant_slug(
-            slug.to_owned(),
-        )))
-        .await
+        let rows: Vec<Option<TenantId>> = self
+            .look_up(diesel::select(lookups::resolve_tenant_slug(
+                slug.to_owned(),
+            )))
+            .await?;
+        Ok(rows.into_iter().next().flatten())
     }
 
-    /// The active tenant served at `host` (its custom domain, compared in lower case;
+    /// The active tenant that has `host` as a verified domain (compared in lower case;
     /// strip any port first): `rowguard.resolve_tenant_host`, as
-    /// [`TenantPool::resolve_slug`] runs its look-up.
+    /// [`TenantPool::resolve_slug`] runs its look-up. Unverified domains resolve to
+    /// nothing.
     ///
     /// # Errors
     /// As [`TenantPool::fetch`].
     pub async fn resolve_host(&self, host: &str) -> Result<Option<TenantId>> {
-        self.look_up(diesel::select(lookups::resolve_tenant_host(
-            host.to_owned(),
-        )))
-        .await
+        let rows: Vec<Option<TenantId>> = self
+            .look_up(diesel::select(lookups::resolve_tenant_host(
+                host.to_owned(),
+            )))
+            .await?;
+        Ok(rows.into_iter().next().flatten())
+    }
+
+    /// `(tenant, user, role)` of the live session whose token hashes to `token_hash`:
+    /// `rowguard.resolve_session`, which also touches the session's `last_used_at` at
+    /// most once a minute. See [`crate::auth::resolve_session`].
+    pub(crate) async fn session_look_up(
+        &self,
+        token_hash: [u8; 32],
+    ) -> Result<Option<(uuid::Uuid, uuid::Uuid, String)>> {
+        let rows: Vec<(uuid::Uuid, uuid::Uuid, String)> = self
+            .look_up(diesel::select(lookups::resolve_session(
+                token_hash.to_vec(),
+            )))
+            .await?;
+        Ok(rows.into_iter().next())
+    }
+
+    /// `(tenant, invite)` of the pending invite whose token hashes to `token_hash`:
+    /// `rowguard.resolve_invite`. See [`crate::auth::accept_invite`].
+    pub(crate) async fn invite_look_up(
+        &self,
+        token_hash: [u8; 32],
+    ) -> Result<Option<(uuid::Uuid, uuid::Uuid)>> {
+        let rows: Vec<(uuid::Uuid, uuid::Uuid)> = self
+            .look_up(diesel::select(lookups::resolve_invite(token_hash.to_vec())))
+            .await?;
+        Ok(rows.into_iter().next())
     }
 
     /// Runs one pre-tenant look-up, as the application role with an empty context (no
     /// tenant: every tenant table reads as refused), as `fetch` runs a query.
-    async fn look_up<Q>(&self, query: Q) -> Result<Option<TenantId>>
+    async fn look_up<'q, Q, U, ST>(&self, query: Q) -> Result<Vec<U>>
     where
-        Q: AsQuery<SqlType = diesel::sql_types::Nullable<diesel::sql_types::Uuid>> + Send,
-        Q::Query: QueryFragment<Pg> + QueryId + Send,
+        Q: AsQuery + Send + 'q,
+        Q::Query: QueryFragment<Pg> + QueryId + Send + 'q,
+        Q::SqlType: CompatibleType<U, Pg, SqlType = ST>,
+        U: FromSqlRow<ST, Pg> + Send + 'static,
+        Pg: QueryMetadata<Q::SqlType>,
+        ST: 'static,
     {
         let span = tracing::info_span!("rowguard.look_up");
         async {
@@ -310,9 +357,7 @@ impl TenantPool {
             );
             let mut checkout = self.checkout().await?;
             let cache = self.core.config.statement_cache;
-            let rows: Vec<Option<TenantId>> =
-                pipeline::fetch(&mut checkout.conn, set, query, cache).await?;
-            Ok(rows.into_iter().next().flatten())
+            pipeline::fetch(&mut checkout.conn, set, query, cache).await
         }
         .instrument(span)
         .await

@@ -280,17 +280,12 @@ async fn pre_tenant_look_ups_resolve_active_tenants_only() {
         .await
         .expect("provision")
         .tenant;
-    admin
-        .as_admin("test: give the tenant a domain", async |conn| {
-            rowguard::models::TenantChanges {
-                custom_domain: Some(Some("app.look-up.example".into())),
-                ..Default::default()
-            }
-            .apply(conn, t.id)
-            .await
-        })
+    let added = rowguard::domains::add(&admin, t.id, "App.Look-Up.example")
         .await
-        .expect("domain");
+        .expect("add domain");
+    rowguard::domains::verify(&admin, t.id, "app.look-up.example", added.token.expose())
+        .await
+        .expect("verify domain");
 
     assert_eq!(
         pool.resolve_slug("look-up").await.expect("slug"),

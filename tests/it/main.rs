@@ -2,10 +2,12 @@
 //! private server from rowguard-testkit, or `DATABASE_URL`): one module per area, one
 //! binary to build and link.
 
+mod auth;
 mod boundary;
 mod control;
 mod deployment_modes;
 mod doctor;
+mod domains;
 mod downstream;
 mod failure;
 mod harness;

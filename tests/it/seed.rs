@@ -266,7 +266,7 @@ async fn demo_tokens_resolve_to_their_tenants() {
             let found: MaybeId = diesel::sql_query(format!(
                 "SELECT tenant_id AS id FROM rowguard.{function}($1)"
             ))
-            .bind::<Text, _>(token.token)
+            .bind::<diesel::sql_types::Bytea, _>(rowguard::token::hash(token.token).to_vec())
             .get_result(&mut app)
             .expect("token resolves");
             assert_eq!(

@@ -6,14 +6,18 @@ use diesel::{Connection, PgConnection};
 use rowguard::doctor::{diagnose, DoctorOptions};
 use rowguard::Error;
 
-/// Exit code for an error: 3 configuration, 4 database unreachable, 5 anything else.
+/// Exit code for an error: 3 configuration or bad input, 4 database unreachable, 6 a
+/// token that does not verify, 7 a conflict with an existing row, 5 anything else.
 pub fn exit_code(e: &Error) -> u8 {
     match e {
         Error::Config(_)
         | Error::InvalidInput(_)
         | Error::UnsafeLogin(_)
-        | Error::UnknownTenant(_) => 3,
+        | Error::UnknownTenant(_)
+        | Error::NotFound => 3,
         Error::ConnectionLost(_) | Error::PoolTimeout(_) => 4,
+        Error::InvalidToken => 6,
+        Error::UniqueViolation { .. } => 7,
         _ => 5,
     }
 }

@@ -430,7 +430,7 @@ async fn lookups(url: &str, report: &SeedReport) -> Result<()> {
     if let Some(token) = DEMO_SESSION_TOKENS.first() {
         let id: Option<MaybeId> =
             diesel::sql_query("SELECT tenant_id AS id FROM rowguard.resolve_session($1)")
-                .bind::<Text, _>(token.token)
+                .bind::<diesel::sql_types::Bytea, _>(rowguard::token::hash(token.token).to_vec())
                 .get_result(&mut conn)
                 .await
                 .optional()?;

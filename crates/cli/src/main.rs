@@ -6,7 +6,9 @@
 //! breaches, 2 usage error, 3 configuration error or bad input (`DATABASE_URL` unset, a
 //! tenant that does not exist, a slug that names none),
 //! 4 database unreachable, 5 any other failure. `demo` exits 1 if a tenant could see
-//! the other's rows.
+//! the other's rows; `domain resolve` exits 1 when the host is for no tenant; a token
+//! that does not verify exits 6, a conflict (a host verified for another tenant, a
+//! duplicate) 7.
 
 use std::process::ExitCode;
 
@@ -14,6 +16,7 @@ use clap::{Parser, Subcommand};
 
 mod cli;
 mod demo;
+mod domain;
 mod keys;
 mod report;
 mod tenant;
@@ -67,6 +70,12 @@ enum Command {
         #[command(subcommand)]
         command: tenant::TenantCommand,
     },
+    /// Add, verify, promote, remove, list and resolve tenants' host names (needs
+    /// ROWGUARD_ADMIN_URL; `resolve` needs DATABASE_URL).
+    Domain {
+        #[command(subcommand)]
+        command: domain::DomainCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -105,6 +114,7 @@ fn main() -> ExitCode {
         Command::Context(args) => keys::context(args),
         Command::Keys { command } => keys::keys(command),
         Command::Tenant { command } => tenant::tenant(command),
+        Command::Domain { command } => domain::domain(command),
     };
     match outcome {
         Ok(code) => code,

@@ -107,7 +107,7 @@ fn tenant_json(t: &Tenant) -> serde_json::Value {
     })
 }
 
-fn print(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
+pub(crate) fn print(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
     if json {
         println!(
             "{}",
@@ -127,7 +127,7 @@ pub fn tenant(command: TenantCommand) -> Result<ExitCode> {
     })
 }
 
-async fn by_slug(admin: &AdminPool, slug: &str) -> Result<Tenant> {
+pub(crate) async fn by_slug(admin: &AdminPool, slug: &str) -> Result<Tenant> {
     control::find_by_slug(admin, slug)
         .await
         .map_err(|e| match e {

@@ -66,11 +66,11 @@ use rowguard::tenant::{TenantConn, TenantContext, TenantId, UserId};
 pub const DEMO_ID_NAMESPACE: &str = "rowguard-demo-seed/v1";
 
 /// Session tokens of demo users (at least the owner of each tenant). Each resolves with
-/// `rowguard.resolve_session(token)` to its tenant and user for a year after seeding.
+/// `rowguard::auth::resolve_session` to its tenant, user and role for a year after seeding.
 pub const DEMO_SESSION_TOKENS: &[DemoToken] = content::SESSION_TOKENS;
 
 /// Tokens of pending demo invites, one per tenant; each resolves with
-/// `rowguard.resolve_invite(token)` for two weeks after seeding.
+/// `rowguard::auth::accept_invite` for two weeks after seeding.
 pub const DEMO_INVITE_TOKENS: &[DemoToken] = content::INVITE_TOKENS;
 
 /// The slugs of the demo tenants, largest first.
@@ -201,7 +201,6 @@ async fn create_tenant(admin: &AdminPool, spec: &TenantSpec, id: Uuid) -> Result
                 name: spec.name.to_owned(),
                 status: Some(TenantStatus::Active),
                 plan: Some(spec.plan),
-                custom_domain: spec.custom_domain.map(str::to_owned),
                 settings: Some(spec.settings.clone()),
             };
             let n = diesel::insert_into(schema::tenants::table)
@@ -221,7 +220,25 @@ async fn create_tenant(admin: &AdminPool, spec: &TenantSpec, id: Uuid) -> Result
                 spec.slug
             )));
             }
-            Ok(n as u64)
+            // Domains are written by the admin path only; the demo's are verified (with
+            // tokens nobody holds) and the first is primary.
+            let mut written = n as u64;
+            for (i, host) in spec.domains.iter().enumerate() {
+                let token_hash = Sha256::digest(format!("{DEMO_ID_NAMESPACE}/domain/{host}"));
+                written += diesel::insert_into(schema::domains::table)
+                    .values((
+                        schema::domains::tenant_id.eq(id),
+                        schema::domains::id.eq(demo_id(spec.slug, "domains", host)),
+                        schema::domains::host.eq(*host),
+                        schema::domains::verification_token_hash.eq(token_hash.to_vec()),
+                        schema::domains::verified_at.eq(diesel::dsl::now),
+                        schema::domains::is_primary.eq(i == 0),
+                    ))
+                    .on_conflict_do_nothing()
+                    .execute(conn)
+                    .await? as u64;
+            }
+            Ok(written)
         })
         .await
 }

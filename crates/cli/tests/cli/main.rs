@@ -2,6 +2,7 @@
 //! per area.
 
 mod commands;
+mod domain;
 mod search;
 mod tenant;
 mod tls;

@@ -15,7 +15,8 @@ pub(crate) struct TenantSpec {
     pub slug: &'static str,
     pub name: &'static str,
     pub plan: TenantPlan,
-    pub custom_domain: Option<&'static str>,
+    /// Verified host names; the first is primary.
+    pub domains: &'static [&'static str],
     pub settings: Value,
     pub currency: &'static str,
     pub users: Vec<UserSpec>,
@@ -302,7 +303,7 @@ fn acme() -> TenantSpec {
         slug: "acme",
         name: "Acme Logistics",
         plan: TenantPlan::Enterprise,
-        custom_domain: Some("crm.acme-logistics.example"),
+        domains: &["crm.acme-logistics.example", "acme-logistics.example"],
         settings: json!({"seats": 250, "sso": true, "data_region": "us-west", "ai_employees": true}),
         currency: "USD",
         users: vec![
@@ -502,7 +503,7 @@ fn globex() -> TenantSpec {
         slug: "globex",
         name: "Globex Energy",
         plan: TenantPlan::Pro,
-        custom_domain: None,
+        domains: &["portal.globex.example"],
         settings: json!({"seats": 40, "sso": false, "data_region": "eu-central", "ai_employees": true}),
         currency: "EUR",
         users: vec![
@@ -649,7 +650,7 @@ fn initech() -> TenantSpec {
         slug: "initech",
         name: "Initech",
         plan: TenantPlan::Starter,
-        custom_domain: None,
+        domains: &["intranet.initech.example"],
         settings: json!({"seats": 5, "sso": false, "data_region": "us-east", "ai_employees": false}),
         currency: "USD",
         users: vec![
