@@ -16,6 +16,7 @@ pub mod pool;
 pub mod schema;
 pub mod search;
 pub mod tenant;
+pub mod transfer;
 
 /// Test hooks for the TLS layer (feature `test-hooks`, which only rowguard-testkit
 /// enables): see `pool/tls.rs`. Never enable in production.

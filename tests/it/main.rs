@@ -19,3 +19,4 @@ mod role_tiers;
 mod search;
 mod seed;
 mod tls;
+mod transfer;

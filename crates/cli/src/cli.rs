@@ -6,7 +6,9 @@ use diesel::{Connection, PgConnection};
 use rowguard::doctor::{diagnose, DoctorOptions};
 use rowguard::Error;
 
-/// Exit code for an error: 3 configuration, 4 database unreachable, 5 anything else.
+/// Exit code for an error: 3 configuration, 4 database unreachable, 6 an export file
+/// of another schema version, 7 the tenant exists (or the slug is taken), 8 an export
+/// file that is damaged, edited or not an export, 5 anything else.
 pub fn exit_code(e: &Error) -> u8 {
     match e {
         Error::Config(_)
@@ -14,6 +16,9 @@ pub fn exit_code(e: &Error) -> u8 {
         | Error::UnsafeLogin(_)
         | Error::UnknownTenant(_) => 3,
         Error::ConnectionLost(_) | Error::PoolTimeout(_) => 4,
+        Error::SchemaMismatch { .. } => 6,
+        Error::TenantExists(_) => 7,
+        Error::ExportFile(_) => 8,
         _ => 5,
     }
 }
@@ -44,6 +49,12 @@ pub fn hint(e: &Error) -> Option<&'static str> {
             "the DATABASE_URL login must be a member of rowguard_app, and the ROWGUARD_ADMIN_URL login of rowguard_admin",
         ),
         Error::Migration(_) => Some("the migrating role must own the schema and be allowed to CREATE EXTENSION vector and CREATE ROLE"),
+        Error::SchemaMismatch { .. } => Some(
+            "restore into a database migrated to the file's schema version, or export again from one at this version",
+        ),
+        Error::TenantExists(_) => Some(
+            "delete the tenant first (`rowguard tenant delete <slug> --yes`), or import a copy with --slug <new-slug>",
+        ),
         _ => None,
     }
 }

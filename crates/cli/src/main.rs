@@ -5,8 +5,11 @@
 //! `ROWGUARD_CONTEXT_KEY` where they need them. Exit codes: 0 success, 1 `doctor` found
 //! breaches, 2 usage error, 3 configuration error or bad input (`DATABASE_URL` unset, a
 //! tenant that does not exist, a slug that names none),
-//! 4 database unreachable, 5 any other failure. `demo` exits 1 if a tenant could see
-//! the other's rows.
+//! 4 database unreachable, 5 any other failure, 6 `tenant import` of a file from another
+//! schema version, 7 `tenant import` over a tenant that exists or onto a taken slug,
+//! 8 `tenant export`/`import` with a file that cannot be written or read, is not an
+//! export, or fails its checksums. `demo` exits 1 if a tenant could see the other's
+//! rows.
 
 use std::process::ExitCode;
 
@@ -61,8 +64,8 @@ enum Command {
         #[command(subcommand)]
         command: keys::KeysCommand,
     },
-    /// Create, list, show, suspend, resume, close and delete tenants (needs
-    /// ROWGUARD_ADMIN_URL).
+    /// Create, list, show, suspend, resume, close, delete, export and import tenants
+    /// (needs ROWGUARD_ADMIN_URL).
     Tenant {
         #[command(subcommand)]
         command: tenant::TenantCommand,
