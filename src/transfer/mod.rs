@@ -116,6 +116,9 @@ impl ImportReport {
     }
 }
 
+/// Rows per statement of an export (a page of a keyset scan in primary key order).
+const EXPORT_PAGE_ROWS: usize = 1000;
+
 /// Rows per insert statement, and the size of its JSON beyond which it is sent early.
 const BATCH_ROWS: usize = 500;
 const BATCH_BYTES: usize = 8 << 20;
@@ -222,28 +225,50 @@ async fn export_rows(
     for (position, table) in tables.iter().enumerate() {
         let mut sum = Checksum::new(&table.table.table_name, &table.columns);
         let mut n = 0i64;
-        let mut stream = diesel::sql_query(table.select_sql())
-            .bind::<SqlUuid, _>(tenant)
-            .load_stream::<Printed>(conn)
-            .await?;
-        while let Some(printed) = stream.try_next().await? {
-            if printed.v.len() != table.columns.len() {
-                return Err(Error::Protocol(format!(
-                    "a row of {} came with {} values for {} columns",
-                    table.table.name,
-                    printed.v.len(),
-                    table.columns.len()
-                )));
+        let key = table.page_key();
+        let page = key.as_ref().map(|_| EXPORT_PAGE_ROWS);
+        let mut after: Option<Vec<String>> = None;
+        loop {
+            let mut query = diesel::sql_query(table.select_sql(page, after.is_some()))
+                .into_boxed::<diesel::pg::Pg>()
+                .bind::<SqlUuid, _>(tenant);
+            for value in after.iter().flatten() {
+                query = query.bind::<Text, _>(value.clone());
             }
-            let values = table
-                .columns
-                .iter()
-                .zip(printed.v)
-                .map(|(c, v)| file::to_file(c.kind, v))
-                .collect::<Result<Vec<Value>>>()?;
-            sum.row(&values);
-            writer.row(table, &values)?;
-            n += 1;
+            let mut stream = query.load_stream::<Printed>(conn).await?;
+            let mut in_page = 0usize;
+            let mut last_key = None;
+            while let Some(printed) = stream.try_next().await? {
+                if printed.v.len() != table.columns.len() {
+                    return Err(Error::Protocol(format!(
+                        "a row of {} came with {} values for {} columns",
+                        table.table.name,
+                        printed.v.len(),
+                        table.columns.len()
+                    )));
+                }
+                if let Some(key) = &key {
+                    last_key = Some(
+                        key.iter()
+                            .map(|&i| printed.v.get(i).cloned().flatten().unwrap_or_default())
+                            .collect::<Vec<String>>(),
+                    );
+                }
+                let values = table
+                    .columns
+                    .iter()
+                    .zip(printed.v)
+                    .map(|(c, v)| file::to_file(c.kind, v))
+                    .collect::<Result<Vec<Value>>>()?;
+                sum.row(&values);
+                writer.row(table, &values)?;
+                n += 1;
+                in_page += 1;
+            }
+            match (page, last_key) {
+                (Some(page), Some(last)) if in_page == page => after = Some(last),
+                _ => break,
+            }
         }
         writer.table_done(position, table, n, &sum.hex())?;
         rows.insert(table.table.table_name.clone(), n);

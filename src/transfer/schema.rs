@@ -365,9 +365,31 @@ fn insert_order(tables: Vec<Table>, edges: &[Edge]) -> Result<Vec<Table>> {
 }
 
 impl Table {
+    /// Where the primary key's columns sit among [`Table::columns`], when the rows can
+    /// be read in pages by key: the table has a primary key, of columns the export
+    /// holds as printed text (not generated, not bytea, which it holds as hex).
+    pub(crate) fn page_key(&self) -> Option<Vec<usize>> {
+        if self.primary_key.is_empty() {
+            return None;
+        }
+        self.primary_key
+            .iter()
+            .map(|k| {
+                self.columns
+                    .iter()
+                    .position(|c| &c.name == k && c.kind != Kind::Bytes)
+            })
+            .collect()
+    }
+
     /// The statement that reads the tenant's rows (`$1`), each as one text array of
     /// the columns' values as printed (bytea as hex), in primary key order.
-    pub(crate) fn select_sql(&self) -> String {
+    ///
+    /// With `page`, at most `page` rows, and, with `after`, only rows whose key comes
+    /// after the key bound as `$2, $3, ...` (each the text of a [`Table::page_key`]
+    /// column, read by its type): one page of a keyset scan, so that no statement of an
+    /// export runs longer than a page takes.
+    pub(crate) fn select_sql(&self, page: Option<usize>, after: bool) -> String {
         let values: Vec<String> = self
             .columns
             .iter()
@@ -385,8 +407,26 @@ impl Table {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
+        let mut after_key = String::new();
+        if after {
+            let bound: Vec<String> = self
+                .primary_key
+                .iter()
+                .enumerate()
+                .map(|(i, k)| {
+                    let sql_type = self
+                        .columns
+                        .iter()
+                        .find(|c| &c.name == k)
+                        .map_or("text", |c| c.sql_type.as_str());
+                    format!("${}::{sql_type}", i + 2)
+                })
+                .collect();
+            after_key = format!(" AND ({order}) > ({})", bound.join(", "));
+        }
+        let limit = page.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
         format!(
-            "SELECT ARRAY[{}]::text[] AS v FROM {} t WHERE t.{} = $1 ORDER BY {order}",
+            "SELECT ARRAY[{}]::text[] AS v FROM {} t WHERE t.{} = $1{after_key} ORDER BY {order}{limit}",
             values.join(", "),
             self.table.name,
             quote_ident(&self.table.key_column)
@@ -412,5 +452,61 @@ impl Table {
             self.table.name,
             quote_ident(&self.table.key_column)
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(name: &str) -> Table {
+        Table {
+            table: TenantTable {
+                name: format!("public.{name}"),
+                table_name: name.to_owned(),
+                key_column: "tenant_id".to_owned(),
+            },
+            columns: Vec::new(),
+            primary_key: Vec::new(),
+            derived: false,
+            self_referencing: false,
+        }
+    }
+
+    fn edge(child: &str, parent: &str) -> Edge {
+        Edge {
+            child: format!("public.{child}"),
+            parent: format!("public.{parent}"),
+        }
+    }
+
+    #[test]
+    fn parents_go_first_and_a_self_reference_does_not_block() {
+        let tables = ["a_child", "b_parent", "c_root", "d_free"]
+            .map(table)
+            .to_vec();
+        let edges = [
+            edge("a_child", "b_parent"),
+            edge("b_parent", "c_root"),
+            edge("a_child", "a_child"),
+            edge("a_child", "elsewhere"),
+        ];
+        let order: Vec<String> = insert_order(tables, &edges)
+            .expect("an order")
+            .into_iter()
+            .map(|t| t.table.table_name)
+            .collect();
+        assert_eq!(order, ["c_root", "b_parent", "a_child", "d_free"]);
+    }
+
+    #[test]
+    fn a_cycle_is_refused_with_its_tables() {
+        let tables = ["a", "b", "c"].map(table).to_vec();
+        let edges = [edge("a", "b"), edge("b", "a")];
+        let err = insert_order(tables, &edges).expect_err("a cycle");
+        assert!(
+            matches!(err, Error::InvalidInput(ref m) if m.ends_with(": a, b")),
+            "{err:?}"
+        );
     }
 }

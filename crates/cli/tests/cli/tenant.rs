@@ -1,7 +1,9 @@
 //! `rowguard tenant ...` as a process, through `ROWGUARD_ADMIN_URL`: create is
 //! idempotent by slug, suspend refuses the tenant's transactions through the pool until
-//! resume, delete needs `--yes` and prints the rows it removed; every command's `--json`
-//! parses.
+//! resume, delete needs `--yes` and prints the rows it removed; export and import
+//! round-trip a tenant and import a copy, with the documented exit codes for a tenant
+//! that exists (7), a taken slug (7), another schema version (6) and a file that cannot
+//! be written or read (8); every command's `--json` parses.
 
 use std::process::{Command, Output};
 
