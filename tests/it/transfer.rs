@@ -158,6 +158,8 @@ fn total_rows(db: &TestDatabase, tenant: TenantId) -> usize {
         .sum()
 }
 
+fn is_send<T: Send>(_: &T) {}
+
 #[tokio::test]
 async fn export_delete_import_restores_every_row_and_the_same_search() {
     let s = seeded().await;
@@ -172,9 +174,11 @@ async fn export_delete_import_restores_every_row_and_the_same_search() {
     assert_eq!(hits_before.len(), 10, "{hits_before:?}");
 
     let path = s.dir.file("acme.sqlite");
-    let exported = export_tenant(&s.admin, s.tenant, &path)
-        .await
-        .expect("export");
+    // Both futures are Send, so a server may run them on any worker thread.
+    let export = export_tenant(&s.admin, s.tenant, &path);
+    is_send(&export);
+    is_send(&import_tenant(&s.admin, &path, &ImportOptions::default()));
+    let exported = export.await.expect("export");
     assert!(path.exists());
     // The admin role may not read __diesel_schema_migrations; the version the file
     // records is still the database's, as the owner reads it.
