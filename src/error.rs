@@ -107,6 +107,28 @@ pub enum Error {
     #[error("protocol: {0}")]
     Protocol(String),
 
+    /// A tenant export file ([`crate::transfer`]) was made at another schema version
+    /// than the database's, or its tables and columns differ from the database's: it
+    /// is not restored.
+    #[error("schema version mismatch: the file is at {file}, the database at {database}")]
+    SchemaMismatch {
+        /// The schema version the file records (with what differs, for a table or
+        /// column mismatch).
+        file: String,
+        /// The database's schema version.
+        database: String,
+    },
+
+    /// The tenant a restore would create exists already: a tenant with the same id,
+    /// or the slug asked for is taken ([`crate::transfer::import_tenant`]).
+    #[error("tenant exists: {0}")]
+    TenantExists(String),
+
+    /// A tenant export file could not be written or read, is not an export, or fails
+    /// its row counts or checksums (a damaged or edited file); nothing was restored.
+    #[error("export file: {0}")]
+    ExportFile(String),
+
     /// Any other database error.
     #[error(transparent)]
     Database(DieselError),

@@ -20,6 +20,7 @@ pub mod schema;
 pub mod search;
 pub mod tenant;
 pub mod token;
+pub mod transfer;
 
 /// Test hooks for the TLS layer (feature `test-hooks`, which only rowguard-testkit
 /// enables): see `pool/tls.rs`. Never enable in production.

@@ -2,7 +2,7 @@
 -- is generated from policies/ by scripts/sync-policies): the look-ups by token hash go
 -- back to taking the token as text, and host resolution back to tenants.custom_domain,
 -- which the domains migration's down.sql restores after this runs (so the function body
--- is not checked here). The domains table's policies and grants go with the table.
+-- is not checked here); the admin role no longer reads diesel's migration table. The domains table's policies and grants go with the table.
 SET LOCAL check_function_bodies = off;
 DROP FUNCTION IF EXISTS rowguard.resolve_session(bytea);
 DROP FUNCTION IF EXISTS rowguard.resolve_invite(bytea);
@@ -67,3 +67,4 @@ GRANT EXECUTE ON FUNCTION rowguard.resolve_tenant_host(text) TO rowguard_app, ro
 COMMENT ON FUNCTION rowguard.resolve_tenant_host(text) IS 'Pre-tenant look-up: id of the active tenant whose custom_domain is lower(host), NULL when none.';
 
 REVOKE CREATE ON SCHEMA rowguard FROM rowguard_admin;
+REVOKE SELECT ON public.__diesel_schema_migrations FROM rowguard_admin;

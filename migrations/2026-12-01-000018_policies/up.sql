@@ -291,6 +291,17 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON domains TO rowguard_admin;
 -- by rowguard_admin): the application reads its own counts and cannot change them.
 GRANT SELECT ON embedding_counts TO rowguard_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON embedding_counts TO rowguard_admin;
+
+-- The admin path may read which migrations ran: a tenant export records the schema
+-- version it was taken at (rowguard::transfer). diesel creates the table before the
+-- first migration; the check keeps this file runnable on its own.
+DO $$
+BEGIN
+  IF pg_catalog.to_regclass('public.__diesel_schema_migrations') IS NOT NULL THEN
+    GRANT SELECT ON public.__diesel_schema_migrations TO rowguard_admin;
+  END IF;
+END
+$$;
 -- policies/30_lookups.sql
 -- Pre-tenant look-ups: the few questions asked before a tenant is known (which
 -- tenant and user does this session token, invite token, slug or host belong to?).

@@ -6,7 +6,8 @@
 //!   login must not be able to bypass RLS: it is checked on the first checkout
 //!   (`pool/login.rs`).
 //! - [`AdminPool`] hands out connections only inside admin transactions
-//!   ([`AdminPool::as_admin`], `rowguard_admin`, BYPASSRLS), on a login of its own.
+//!   ([`AdminPool::as_admin`], and [`AdminPool::snapshot`] for consistent reads;
+//!   `rowguard_admin`, BYPASSRLS), on a login of its own.
 //!
 //! The files:
 //! - `config.rs`: [`PoolConfig`];
@@ -267,6 +268,7 @@ impl TenantPool {
             let pipelined = self.core.config.statement_cache;
             pipeline::transaction(
                 &mut checkout.conn.session,
+                pipeline::Begin::Default,
                 set,
                 pipelined,
                 async |session| f(TenantConn::enter(session, ctx)).await,
@@ -516,6 +518,45 @@ impl AdminPool {
         F: for<'r> AsyncFnOnce(&'r mut AdminConn) -> Result<R>,
         R: Send,
     {
+        self.admin_transaction(reason, pipeline::Begin::Default, f)
+            .await
+    }
+
+    /// Runs `f` in one admin transaction, as [`AdminPool::as_admin`] does, that reads
+    /// from one snapshot and writes nothing: `REPEATABLE READ, READ ONLY`. Every
+    /// statement of `f` sees the database as it was at its first statement, so reads
+    /// across many tables are consistent with each other (an export); a write fails
+    /// with the server's read-only error. `reason` is recorded in tracing.
+    ///
+    /// ```no_run
+    /// use diesel::QueryDsl;
+    /// use diesel_async::RunQueryDsl;
+    /// # async fn demo(admin: rowguard::pool::AdminPool) -> rowguard::Result<()> {
+    /// let (tenants, users): (i64, i64) = admin
+    ///     .snapshot("consistent head count", async |conn| {
+    ///         let tenants = rowguard::schema::tenants::table.count().get_result(conn).await?;
+    ///         let users = rowguard::schema::users::table.count().get_result(conn).await?;
+    ///         Ok((tenants, users))
+    ///     })
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn snapshot<R, F>(&self, reason: &str, f: F) -> Result<R>
+    where
+        F: for<'r> AsyncFnOnce(&'r mut AdminConn) -> Result<R>,
+        R: Send,
+    {
+        self.admin_transaction(reason, pipeline::Begin::Snapshot, f)
+            .await
+    }
+
+    /// An admin transaction opened by `begin`: the reason checked and recorded, the
+    /// admin role set by the context statement, as for every admin transaction.
+    async fn admin_transaction<R, F>(&self, reason: &str, begin: pipeline::Begin, f: F) -> Result<R>
+    where
+        F: for<'r> AsyncFnOnce(&'r mut AdminConn) -> Result<R>,
+        R: Send,
+    {
         if reason.trim().is_empty() {
             return Err(Error::InvalidInput(
                 "an admin transaction needs a reason".into(),
@@ -525,11 +566,12 @@ impl AdminPool {
         let set =
             crate::tenant::set_admin_query(&self.core.config.admin_role, self.core.timeouts());
         async {
-            tracing::info!(reason, "admin transaction (BYPASSRLS)");
+            tracing::info!(reason, ?begin, "admin transaction (BYPASSRLS)");
             let mut checkout = self.core.checkout().await?;
             let pipelined = self.core.config.statement_cache;
             pipeline::transaction(
                 &mut checkout.conn.session,
+                begin,
                 set,
                 pipelined,
                 async |session| f(AdminConn::wrap(session)).await,

@@ -29,11 +29,31 @@ use super::conn::Session;
 use super::wire::{letters, TxStatus, Wire};
 use crate::error::{Error, Result};
 
-/// Runs `body` in one transaction whose context statement is `set`: sends `BEGIN` and
+/// How a transaction begins: the one simple query that opens it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Begin {
+    /// `BEGIN`: the server's default isolation (READ COMMITTED), read and write.
+    Default,
+    /// One snapshot for the whole transaction, and no writes: for reads that must be
+    /// consistent across many statements (an export).
+    Snapshot,
+}
+
+impl Begin {
+    fn sql(self) -> &'static str {
+        match self {
+            Begin::Default => "BEGIN",
+            Begin::Snapshot => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+        }
+    }
+}
+
+/// Runs `body` in one transaction whose context statement is `set`: sends `begin` and
 /// `set` ([`send_opening`]: without waiting when `pipelined`), runs `body`, commits or
 /// rolls back, and then checks the opening's replies.
 pub(crate) async fn transaction<Q, R, B>(
     session: &mut Session,
+    begin: Begin,
     set: Q,
     pipelined: bool,
     body: B,
@@ -42,7 +62,7 @@ where
     Q: QueryFragment<Pg> + QueryId + Send + 'static,
     B: for<'r> AsyncFnOnce(&'r mut Session) -> Result<R>,
 {
-    send_opening(session, set, pipelined).await?;
+    send_opening(session, begin, set, pipelined).await?;
     let result = body(session).await;
     let outcome = finish(&mut session.conn, &session.wire, result).await;
     session.ctx = None;
@@ -84,7 +104,7 @@ where
     let query = query.as_query();
     if !statement_cache {
         tracing::Span::current().record("one_round_trip", false);
-        return transaction(session, set, false, async |s| {
+        return transaction(session, Begin::Default, set, false, async |s| {
             let wire = std::sync::Arc::clone(&s.wire);
             query
                 .load::<U>(&mut s.conn)
@@ -191,7 +211,8 @@ fn discard_if_statements_lost(conn: &mut AsyncPgConnection, wire: &Wire) {
     }
 }
 
-/// Sends `BEGIN` and the context statement `set`.
+/// Sends `begin` (a simple query: `BEGIN`, with its isolation level if any) and the
+/// context statement `set`.
 ///
 /// `pipelined`: each future is polled once, which sends it, and their replies are read
 /// off the wire later ([`Wire::opening_failure`]), so the caller's first statement
@@ -203,7 +224,7 @@ fn discard_if_statements_lost(conn: &mut AsyncPgConnection, wire: &Wire) {
 ///
 /// Not `pipelined` (the statement cache is off): both are awaited, and their errors
 /// returned, before anything else is sent.
-async fn send_opening<Q>(session: &mut Session, set: Q, pipelined: bool) -> Result<()>
+async fn send_opening<Q>(session: &mut Session, begin: Begin, set: Q, pipelined: bool) -> Result<()>
 where
     Q: QueryFragment<Pg> + QueryId + Send + 'static,
 {
@@ -212,7 +233,7 @@ where
     wire.start_trace();
     let mut shared: &AsyncPgConnection = conn;
     let opening =
-        futures_util::future::join(shared.batch_execute("BEGIN"), set.execute(&mut &*conn));
+        futures_util::future::join(shared.batch_execute(begin.sql()), set.execute(&mut &*conn));
     let done = if pipelined {
         tokio::task::unconstrained(opening).now_or_never()
     } else {

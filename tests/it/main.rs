@@ -21,3 +21,4 @@ mod role_tiers;
 mod search;
 mod seed;
 mod tls;
+mod transfer;

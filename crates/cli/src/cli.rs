@@ -6,8 +6,10 @@ use diesel::{Connection, PgConnection};
 use rowguard::doctor::{diagnose, DoctorOptions};
 use rowguard::Error;
 
-/// Exit code for an error: 3 configuration or bad input, 4 database unreachable, 6 a
-/// token that does not verify, 7 a conflict with an existing row, 5 anything else.
+/// Exit code for an error: 3 configuration or bad input, 4 database unreachable, 6 an
+/// export file of another schema version, 7 a conflict with what exists (a tenant, a
+/// slug, a host verified for another tenant, a duplicate), 8 an export file that is
+/// damaged, edited or not an export, 9 a token that does not verify, 5 anything else.
 pub fn exit_code(e: &Error) -> u8 {
     match e {
         Error::Config(_)
@@ -16,8 +18,10 @@ pub fn exit_code(e: &Error) -> u8 {
         | Error::UnknownTenant(_)
         | Error::NotFound => 3,
         Error::ConnectionLost(_) | Error::PoolTimeout(_) => 4,
-        Error::InvalidToken => 6,
-        Error::UniqueViolation { .. } => 7,
+        Error::SchemaMismatch { .. } => 6,
+        Error::TenantExists(_) | Error::UniqueViolation { .. } => 7,
+        Error::ExportFile(_) => 8,
+        Error::InvalidToken => 9,
         _ => 5,
     }
 }
@@ -48,6 +52,12 @@ pub fn hint(e: &Error) -> Option<&'static str> {
             "the DATABASE_URL login must be a member of rowguard_app, and the ROWGUARD_ADMIN_URL login of rowguard_admin",
         ),
         Error::Migration(_) => Some("the migrating role must own the schema and be allowed to CREATE EXTENSION vector and CREATE ROLE"),
+        Error::SchemaMismatch { .. } => Some(
+            "restore into a database migrated to the file's schema version, or export again from one at this version",
+        ),
+        Error::TenantExists(_) => Some(
+            "delete the tenant first (`rowguard tenant delete <slug> --yes`), or import a copy with --slug <new-slug>",
+        ),
         _ => None,
     }
 }

@@ -5,10 +5,13 @@
 //! `ROWGUARD_CONTEXT_KEY` where they need them. Exit codes: 0 success, 1 `doctor` found
 //! breaches, 2 usage error, 3 configuration error or bad input (`DATABASE_URL` unset, a
 //! tenant that does not exist, a slug that names none),
-//! 4 database unreachable, 5 any other failure. `demo` exits 1 if a tenant could see
-//! the other's rows; `domain resolve` exits 1 when the host is for no tenant; a token
-//! that does not verify exits 6, a conflict (a host verified for another tenant, a
-//! duplicate) 7.
+//! 4 database unreachable, 5 any other failure, 6 `tenant import` of a file from another
+//! schema version, 7 a conflict with what exists (`tenant import` over a tenant that
+//! exists or onto a taken slug, a host verified for another tenant, a duplicate),
+//! 8 `tenant export`/`import` with a file that cannot be written or read, is not an
+//! export, or fails its checksums, 9 a token that does not verify. `demo` exits 1 if a
+//! tenant could see the other's rows; `domain resolve` exits 1 when the host is for no
+//! tenant.
 
 use std::process::ExitCode;
 
@@ -64,8 +67,8 @@ enum Command {
         #[command(subcommand)]
         command: keys::KeysCommand,
     },
-    /// Create, list, show, suspend, resume, close and delete tenants (needs
-    /// ROWGUARD_ADMIN_URL).
+    /// Create, list, show, suspend, resume, close, delete, export and import tenants
+    /// (needs ROWGUARD_ADMIN_URL).
     Tenant {
         #[command(subcommand)]
         command: tenant::TenantCommand,

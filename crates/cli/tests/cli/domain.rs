@@ -1,5 +1,5 @@
 //! `rowguard domain ...` as a process: add prints a token once, verify refuses a wrong
-//! one (exit 6) and takes the right one, a host verified for one tenant is refused to
+//! one (exit 9) and takes the right one, a host verified for one tenant is refused to
 //! another (exit 7), primary and remove act, and `domain resolve` answers as the
 //! application does (by verified host and by `<slug>.<base domain>`, exit 1 for none).
 
@@ -59,7 +59,7 @@ fn domains_from_the_command_line() {
             &db,
             &["verify", "dom-co", "shop.dom-co.example", "rgd_wrong"],
         ),
-        6,
+        9,
     );
     let out = domain(
         &db,
