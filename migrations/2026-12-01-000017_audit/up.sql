@@ -86,9 +86,9 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
                     WHERE r.rolname OPERATOR(pg_catalog.=) acting
                       AND (r.rolsuper OR r.rolbypassrls)) THEN
-      RAISE EXCEPTION 'rowguard: no tenant context is set in this transaction'
+      RAISE EXCEPTION 'rowguard: a write without a tenant context by role %, which does not bypass row-level security', acting
         USING ERRCODE = 'insufficient_privilege',
-              HINT = 'Only roles that bypass row-level security write without a tenant context (the admin path).';
+              HINT = 'Only the admin path (roles that bypass row-level security) writes without a tenant context.';
     END IF;
     IF tenant::pg_catalog.text OPERATOR(pg_catalog.=) pg_catalog.current_setting('rowguard.audit_bulk', true) THEN
       RETURN NULL;
@@ -298,7 +298,7 @@ CREATE INDEX audit_log_tenant_target_idx ON audit_log (tenant_id, target_id, cre
 
 COMMENT ON TABLE audit_log IS 'Append-only record of every write to a tenant table, written by trigger audit (rowguard.audit_row) in the same transaction. The application and admin roles may only SELECT and INSERT here; only the owner may change or delete rows.';
 COMMENT ON COLUMN audit_log.actor_user_id IS 'The verified user of the tenant context that wrote the row; NULL for the service context and the admin path. No foreign key: it keeps the id after the user is deleted.';
-COMMENT ON COLUMN audit_log.actor IS 'Who acted, as text: user:<uuid>, service (the tenant''s service context), admin:<reason> (the admin path''s recorded reason) or db:<login> (a privileged login outside rowguard''s admin path).';
+COMMENT ON COLUMN audit_log.actor IS 'Who acted, as text: user:UUID (the verified user), service (the tenant''s service context), admin:REASON (the admin path''s recorded reason) or db:LOGIN (a privileged login outside rowguard''s admin path).';
 COMMENT ON COLUMN audit_log.action IS 'What was done: insert, update or delete (lowercase dotted names for actions written by the application).';
 COMMENT ON COLUMN audit_log.target_type IS 'The table of the row acted on.';
 COMMENT ON COLUMN audit_log.target_id IS 'id of the row acted on (for tenants, the tenant id).';

@@ -3,7 +3,7 @@
 //! Commands read `DATABASE_URL` (the tenant pool's login, or the owner for
 //! `migrate` and `doctor`), `ROWGUARD_ADMIN_URL` (the admin login) and
 //! `ROWGUARD_CONTEXT_KEY` where they need them. Exit codes: 0 success, 1 `doctor` found
-//! breaches, 2 usage error, 3 configuration error or bad input (`DATABASE_URL` unset, a
+//! breaches or `audit` found no rows, 2 usage error, 3 configuration error or bad input (`DATABASE_URL` unset, a
 //! tenant that does not exist, a slug that names none),
 //! 4 database unreachable, 5 any other failure. `demo` exits 1 if a tenant could see
 //! the other's rows.
@@ -12,6 +12,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod audit;
 mod cli;
 mod demo;
 mod keys;
@@ -67,6 +68,9 @@ enum Command {
         #[command(subcommand)]
         command: tenant::TenantCommand,
     },
+    /// A tenant's audit trail, newest first, by target, actor and time (needs
+    /// ROWGUARD_ADMIN_URL). Exits 1 when nothing matched.
+    Audit(audit::AuditArgs),
 }
 
 #[derive(Subcommand)]
@@ -105,6 +109,7 @@ fn main() -> ExitCode {
         Command::Context(args) => keys::context(args),
         Command::Keys { command } => keys::keys(command),
         Command::Tenant { command } => tenant::tenant(command),
+        Command::Audit(args) => audit::audit(args),
     };
     match outcome {
         Ok(code) => code,
