@@ -42,7 +42,7 @@ impl Downstream {
         let ran = rowguard_example_downstream::run_migrations(&mut owner).expect("migrations");
         assert_eq!(
             ran.last().map(String::as_str),
-            Some("20261201000002"),
+            Some("20261202000002"),
             "the example's migrations run last: {ran:?}"
         );
         rowguard_testkit::server::prepare_database(&db.url_owner()).expect("logins and key");
@@ -367,7 +367,7 @@ fn downstream_diesel_cli_applies_both_directories_as_run_migrations_does() {
     assert_eq!(versions, applied_versions(&mut embedded_conn));
     assert_eq!(
         versions.iter().rev().take(2).collect::<Vec<_>>(),
-        ["20261201000002", "20261201000001"]
+        ["20261202000002", "20261202000001"]
     );
     assert_eq!(
         super::migrations::catalog(&mut cli_conn),
@@ -510,10 +510,10 @@ fn downstream_docs_show_the_example_crates_own_code() {
         .collect();
     for file in [
         "diesel.toml",
-        "migrations/2026-12-01-000001_notes/up.sql",
-        "migrations/2026-12-01-000001_notes/down.sql",
-        "migrations/2026-12-01-000002_notes_pinned/up.sql",
-        "migrations/2026-12-01-000002_notes_pinned/down.sql",
+        "migrations/2026-12-02-000001_notes/up.sql",
+        "migrations/2026-12-02-000001_notes/down.sql",
+        "migrations/2026-12-02-000002_notes_pinned/up.sql",
+        "migrations/2026-12-02-000002_notes_pinned/down.sql",
     ] {
         assert!(
             shown.contains(&read(file)),
