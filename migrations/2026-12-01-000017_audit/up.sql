@@ -53,12 +53,7 @@ DECLARE
   who pg_catalog.uuid;
   actor pg_catalog.text;
   full_row pg_catalog.jsonb;
-  old_row pg_catalog.jsonb;
-  new_row pg_catalog.jsonb;
-  old_changed pg_catalog.jsonb;
-  new_changed pg_catalog.jsonb;
   tenant pg_catalog.uuid;
-  changes pg_catalog.jsonb;
   -- TG_ARGV is NULL, not empty, for a trigger without arguments.
   left_out pg_catalog.text[] := COALESCE(TG_ARGV, '{}'::pg_catalog.text[]);
 BEGIN
@@ -105,25 +100,27 @@ BEGIN
     END IF;
   END IF;
 
-  IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
-    changes := pg_catalog.jsonb_build_object('new', full_row OPERATOR(pg_catalog.-) left_out);
-  ELSIF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
-    changes := pg_catalog.jsonb_build_object('old', full_row OPERATOR(pg_catalog.-) left_out);
-  ELSE
-    old_row := pg_catalog.to_jsonb(OLD) OPERATOR(pg_catalog.-) left_out;
-    new_row := full_row OPERATOR(pg_catalog.-) left_out;
-    SELECT COALESCE(pg_catalog.jsonb_object_agg(n.key, o.value), '{}'),
-           COALESCE(pg_catalog.jsonb_object_agg(n.key, n.value), '{}')
-      INTO old_changed, new_changed
-      FROM pg_catalog.jsonb_each(new_row) n
-      JOIN pg_catalog.jsonb_each(old_row) o ON o.key OPERATOR(pg_catalog.=) n.key
+  IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
+    -- The changed columns only, diffed and inserted in one statement.
+    INSERT INTO public.audit_log (tenant_id, actor_user_id, actor, action, target_type, target_id, changes)
+    SELECT tenant, who, actor, 'update', TG_TABLE_NAME,
+           (full_row OPERATOR(pg_catalog.->>) 'id')::pg_catalog.uuid,
+           pg_catalog.jsonb_build_object(
+             'old', COALESCE(pg_catalog.jsonb_object_agg(n.key, o.value), '{}'),
+             'new', COALESCE(pg_catalog.jsonb_object_agg(n.key, n.value), '{}'))
+      FROM pg_catalog.jsonb_each(full_row OPERATOR(pg_catalog.-) left_out) n
+      JOIN pg_catalog.jsonb_each(pg_catalog.to_jsonb(OLD) OPERATOR(pg_catalog.-) left_out) o
+        ON o.key OPERATOR(pg_catalog.=) n.key
      WHERE n.value OPERATOR(pg_catalog.<>) o.value;
-    changes := pg_catalog.jsonb_build_object('old', old_changed, 'new', new_changed);
+    RETURN NULL;
   END IF;
 
   INSERT INTO public.audit_log (tenant_id, actor_user_id, actor, action, target_type, target_id, changes)
   VALUES (tenant, who, actor, pg_catalog.lower(TG_OP), TG_TABLE_NAME,
-          (full_row OPERATOR(pg_catalog.->>) 'id')::pg_catalog.uuid, changes);
+          (full_row OPERATOR(pg_catalog.->>) 'id')::pg_catalog.uuid,
+          pg_catalog.jsonb_build_object(
+            CASE TG_OP WHEN 'INSERT' THEN 'new' ELSE 'old' END,
+            full_row OPERATOR(pg_catalog.-) left_out));
   RETURN NULL;
 END
 $fn$;
