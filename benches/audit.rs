@@ -3,10 +3,15 @@
 //! context, the statement, COMMIT) acting for a member user, with the table's `audit`
 //! trigger enabled and disabled, side by side in one run.
 //!
+//! The two sides are two databases on the same server, one with the trigger disabled.
+//! Every iteration writes once to each, alternately, and each benchmark counts only its
+//! own side's time: the machine's load drifts, and this way it touches both alike.
+//!
 //! `cargo bench --bench audit` (a private PostgreSQL is started unless DATABASE_URL is
 //! set). Short on purpose: 30 samples of 5 s per figure.
 
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use diesel::{Connection, ExpressionMethods, QueryDsl};
@@ -17,16 +22,14 @@ use rowguard::schema::tasks;
 use rowguard::{MemberRole, TenantContext, TenantId, UserId};
 use uuid::Uuid;
 
-struct Fixture {
+struct Side {
     app: TenantPool,
-    owner_url: String,
     ctx: TenantContext,
     ids: Vec<Uuid>,
 }
 
-async fn fixture() -> Fixture {
-    let owner_url = rowguard_testkit::server::migrated_database("rowguard_bench_audit")
-        .expect("bench database");
+async fn side(database: &str, audited: bool) -> Side {
+    let owner_url = rowguard_testkit::server::migrated_database(database).expect("bench database");
     let logins = rowguard_testkit::server::prepare_database(&owner_url).expect("logins");
     let admin = rowguard::pool::PoolConfig::new(logins.admin_url)
         .max_size(1)
@@ -35,7 +38,7 @@ async fn fixture() -> Fixture {
     let key = admin.context_key().await.expect("context key");
     let app = rowguard::pool::PoolConfig::new(logins.app_url)
         .context_key(key)
-        .max_size(2)
+        .max_size(1)
         .build()
         .expect("app pool");
     let tenant = TenantId::from_uuid(Uuid::new_v5(&Uuid::NAMESPACE_OID, b"bench-audit"));
@@ -67,6 +70,19 @@ async fn fixture() -> Fixture {
         })
         .await
         .expect("fixture rows");
+    // The owner switches the trigger (the application role owns nothing) and gathers
+    // planner statistics.
+    {
+        let mut owner = diesel::PgConnection::establish(&owner_url).expect("owner connection");
+        let toggle = if audited {
+            "ALTER TABLE tasks ENABLE TRIGGER audit"
+        } else {
+            "ALTER TABLE tasks DISABLE TRIGGER audit"
+        };
+        for sql in [toggle, "ANALYZE tasks"] {
+            diesel::RunQueryDsl::execute(diesel::sql_query(sql), &mut owner).expect(sql);
+        }
+    }
     let ctx = TenantContext::new(tenant).with_user(user, MemberRole::Member);
     let ids = app
         .with_tenant(&ctx, async |conn| {
@@ -78,23 +94,47 @@ async fn fixture() -> Fixture {
         })
         .await
         .expect("ids");
-    Fixture {
-        app,
-        owner_url,
-        ctx,
-        ids,
-    }
+    Side { app, ctx, ids }
 }
 
-/// Enables or disables the audit trigger on `tasks` (as the owner, between benches).
-fn audit_tasks(owner_url: &str, on: bool) {
-    let mut owner = diesel::PgConnection::establish(owner_url).expect("owner connection");
-    let sql = if on {
-        "ALTER TABLE tasks ENABLE TRIGGER audit"
-    } else {
-        "ALTER TABLE tasks DISABLE TRIGGER audit"
-    };
-    diesel::RunQueryDsl::execute(diesel::sql_query(sql), &mut owner).expect("toggle trigger");
+#[derive(Clone, Copy)]
+enum Write {
+    Insert,
+    Update,
+}
+
+/// One write as one tenant transaction on `side`.
+async fn write(side: &Side, what: Write, n: usize) {
+    match what {
+        Write::Insert => {
+            let task = side
+                .app
+                .with_tenant(&side.ctx, async |conn| {
+                    NewTask::builder()
+                        .title("bench insert")
+                        .build()
+                        .insert(conn)
+                        .await
+                })
+                .await
+                .expect("insert");
+            black_box(task);
+        }
+        Write::Update => {
+            let id = side.ids[n % side.ids.len()];
+            let rows = side
+                .app
+                .with_tenant(&side.ctx, async |conn| {
+                    Ok(diesel::update(tasks::table.filter(tasks::id.eq(id)))
+                        .set(tasks::title.eq("bench update"))
+                        .execute(conn)
+                        .await?)
+                })
+                .await
+                .expect("update");
+            black_box(rows);
+        }
+    }
 }
 
 fn bench(c: &mut Criterion) {
@@ -102,58 +142,34 @@ fn bench(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("runtime");
-    let fx: &'static Fixture = Box::leak(Box::new(rt.block_on(fixture())));
-    let mut n = 0usize;
-    let mut next_id = move || {
-        n = (n + 1) % fx.ids.len();
-        fx.ids[n]
-    };
+    let sides: &'static [Side; 2] = Box::leak(Box::new(rt.block_on(async {
+        [
+            side("rowguard_bench_audit_on", true).await,
+            side("rowguard_bench_audit_off", false).await,
+        ]
+    })));
 
-    // Each write with and without the trigger back to back, so that drift in the
-    // machine's load touches both sides of a pair alike.
     let mut group = c.benchmark_group("audit");
-    for (name, on) in [("audited", true), ("unaudited", false)] {
-        group.bench_function(format!("insert/{name}"), |b| {
-            audit_tasks(&fx.owner_url, on);
-            b.to_async(&rt).iter(|| async {
-                let task = fx
-                    .app
-                    .with_tenant(&fx.ctx, async |conn| {
-                        NewTask::builder()
-                            .title("bench insert")
-                            .build()
-                            .insert(conn)
-                            .await
-                    })
-                    .await
-                    .expect("insert");
-                black_box(task)
-            })
-        });
-    }
-    for (name, on) in [("audited", true), ("unaudited", false)] {
-        group.bench_function(format!("update/{name}"), |b| {
-            audit_tasks(&fx.owner_url, on);
-            b.to_async(&rt).iter(|| {
-                let id = next_id();
-                async move {
-                    let n = fx
-                        .app
-                        .with_tenant(&fx.ctx, async |conn| {
-                            Ok(diesel::update(tasks::table.filter(tasks::id.eq(id)))
-                                .set(tasks::title.eq("bench update"))
-                                .execute(conn)
-                                .await?)
-                        })
-                        .await
-                        .expect("update");
-                    black_box(n)
-                }
-            })
-        });
+    for (what, label) in [(Write::Insert, "insert"), (Write::Update, "update")] {
+        for (mine, name) in [(0usize, "audited"), (1, "unaudited")] {
+            group.bench_function(format!("{label}/{name}"), |b| {
+                b.to_async(&rt).iter_custom(|iters| async move {
+                    let mut spent = Duration::ZERO;
+                    for i in 0..iters {
+                        for (s, side) in sides.iter().enumerate() {
+                            let started = Instant::now();
+                            write(side, what, i as usize).await;
+                            if s == mine {
+                                spent += started.elapsed();
+                            }
+                        }
+                    }
+                    spent
+                })
+            });
+        }
     }
     group.finish();
-    audit_tasks(&fx.owner_url, true);
 }
 
 criterion_group! {
