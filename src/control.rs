@@ -330,7 +330,8 @@ impl Deletion {
 
 /// Deletes the tenant and everything it holds, in one admin transaction, and reports
 /// the rows removed per table. The tenant row is locked first, so no row of the tenant
-/// can be added while it is counted and deleted.
+/// can be added while it is counted and deleted. The deleted rows are not audited one
+/// by one ([`crate::audit::bulk`]): the tenant's audit trail goes with it.
 ///
 /// # Errors
 /// [`Error::NotFound`] when there is no such tenant.
@@ -344,6 +345,9 @@ pub async fn delete(admin: &AdminPool, tenant: TenantId) -> Result<Deletion> {
                 .for_update()
                 .first(conn)
                 .await?;
+            // The cascade's rows are not audited one by one: the tenant's audit rows
+            // go with it.
+            crate::audit::bulk(conn, tenant).await?;
             let tables: Vec<TenantTable> = diesel::sql_query(TENANT_TABLES_SQL).load(conn).await?;
             let rows: Vec<TableRows> = diesel::sql_query(count_rows_sql(&tables, true))
                 .bind::<SqlUuid, _>(tenant)

@@ -239,17 +239,21 @@ pub(crate) struct Timeouts {
 /// the signed context `app.context` ([`crate::context`]), passed through
 /// `rowguard.tenant_gate` (which refuses a tenant that does not exist, is suspended or
 /// is closed: [`Error::UnknownTenant`], [`Error::TenantSuspended`],
-/// [`Error::TenantClosed`]), and the two timeouts (NULL keeps the current value).
+/// [`Error::TenantClosed`]), the two timeouts (NULL keeps the current value), and
+/// `rowguard.admin_reason`: the admin transaction's reason, which the audit trigger
+/// records as its actor (empty in tenant transactions, where the trigger ignores it
+/// anyway and records the verified user).
 ///
 /// Its SQL is one constant string: the setting names and `true` are literals, and the
-/// four values are bound, so it is prepared once per connection, cached by its type,
-/// and each use costs four binds.
+/// five values are bound, so it is prepared once per connection, cached by its type,
+/// and each use costs five binds.
 #[derive(Debug, Clone, diesel::query_builder::QueryId)]
 pub(crate) struct ContextStatement {
     db_role: Option<String>,
     context: String,
     statement_timeout: Option<String>,
     idle_in_transaction_timeout: Option<String>,
+    admin_reason: String,
 }
 
 impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for ContextStatement {
@@ -269,7 +273,12 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for ContextStatement {
              set_config('idle_in_transaction_session_timeout', coalesce(",
         );
         out.push_bind_param::<Nullable<Text>, _>(&self.idle_in_transaction_timeout)?;
-        out.push_sql(", current_setting('idle_in_transaction_session_timeout')), true)");
+        out.push_sql(
+            ", current_setting('idle_in_transaction_session_timeout')), true), \
+             set_config('rowguard.admin_reason', ",
+        );
+        out.push_bind_param::<Text, _>(&self.admin_reason)?;
+        out.push_sql(", true)");
         Ok(())
     }
 }
@@ -286,12 +295,21 @@ pub(crate) fn context_query(
         context,
         statement_timeout: timeouts.statement,
         idle_in_transaction_timeout: timeouts.idle_in_transaction,
+        admin_reason: String::new(),
     }
 }
 
-/// The context statement for an admin transaction: the admin role, and no tenant.
-pub(crate) fn set_admin_query(admin_role: &str, timeouts: Timeouts) -> ContextStatement {
-    context_query(Some(admin_role), String::new(), timeouts)
+/// The context statement for an admin transaction: the admin role, no tenant, and the
+/// reason the audit trigger records (`admin:<reason>`).
+pub(crate) fn set_admin_query(
+    admin_role: &str,
+    reason: &str,
+    timeouts: Timeouts,
+) -> ContextStatement {
+    ContextStatement {
+        admin_reason: reason.to_owned(),
+        ..context_query(Some(admin_role), String::new(), timeouts)
+    }
 }
 
 pub use crate::pool::TenantConn;

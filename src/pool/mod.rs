@@ -500,7 +500,10 @@ impl AdminPool {
     }
 
     /// Runs `f` in one transaction as `rowguard_admin` (BYPASSRLS), for the control
-    /// plane and cross-tenant workers. `reason` is recorded in tracing.
+    /// plane and cross-tenant workers. `reason` is recorded in tracing, and in the
+    /// audit trail as the actor (`admin:<reason>`) of every row the transaction writes:
+    /// the context statement binds it to `rowguard.admin_reason`, at no extra round
+    /// trip.
     ///
     /// ```no_run
     /// use diesel::QueryDsl;
@@ -563,8 +566,11 @@ impl AdminPool {
             ));
         }
         let span = tracing::info_span!("rowguard.admin_tx", reason);
-        let set =
-            crate::tenant::set_admin_query(&self.core.config.admin_role, self.core.timeouts());
+        let set = crate::tenant::set_admin_query(
+            &self.core.config.admin_role,
+            reason,
+            self.core.timeouts(),
+        );
         async {
             tracing::info!(reason, ?begin, "admin transaction (BYPASSRLS)");
             let mut checkout = self.core.checkout().await?;

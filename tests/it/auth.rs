@@ -266,6 +266,20 @@ async fn last_used_at_is_written_at_most_once_a_minute() {
         auth::resolve_session(&pool, &token).await.expect("again");
     }
     assert_eq!(used().await, Some(first), "no write within the minute");
+    let audited = admin
+        .as_admin("test: count session audit rows", async |conn| {
+            count(
+                conn,
+                "audit_log WHERE target_type = 'sessions' AND action = 'update'",
+            )
+            .await
+        })
+        .await
+        .expect("count");
+    assert_eq!(
+        audited, 0,
+        "touching last_used_at is bookkeeping, not audited"
+    );
 
     // Once the stored time is a minute old, the next use writes it again.
     admin_exec(

@@ -42,7 +42,7 @@ impl Downstream {
         let ran = rowguard_example_downstream::run_migrations(&mut owner).expect("migrations");
         assert_eq!(
             ran.last().map(String::as_str),
-            Some("20261201000002"),
+            Some("20261202000002"),
             "the example's migrations run last: {ran:?}"
         );
         rowguard_testkit::server::prepare_database(&db.url_owner()).expect("logins and key");
@@ -365,7 +365,7 @@ fn downstream_diesel_cli_applies_both_directories_as_run_migrations_does() {
 
     let versions = applied_versions(&mut cli_conn);
     assert_eq!(versions, applied_versions(&mut embedded_conn));
-    for ours in ["20261201000001", "20261201000002"] {
+    for ours in ["20261202000001", "20261202000002"] {
         assert!(
             versions.iter().any(|v| v == ours),
             "{ours} applied: {versions:?}"
@@ -402,7 +402,7 @@ fn downstream_diesel_cli_applies_both_directories_as_run_migrations_does() {
     // directory refuses, reverting nothing.
     let rowguard_dir = rowguard_dir.to_str().expect("utf-8 path");
     let example_dir = example_dir.to_str().expect("utf-8 path");
-    let ours = ["20261201000001", "20261201000002"];
+    let ours = ["20261202000001", "20261202000002"];
     let mut refused_once = false;
     while let Some(newest) = applied_versions(&mut cli_conn).last().cloned() {
         let (right, wrong) = if ours.contains(&newest.as_str()) {
@@ -514,10 +514,10 @@ fn downstream_docs_show_the_example_crates_own_code() {
         .collect();
     for file in [
         "diesel.toml",
-        "migrations/2026-12-01-000001_notes/up.sql",
-        "migrations/2026-12-01-000001_notes/down.sql",
-        "migrations/2026-12-01-000002_notes_pinned/up.sql",
-        "migrations/2026-12-01-000002_notes_pinned/down.sql",
+        "migrations/2026-12-02-000001_notes/up.sql",
+        "migrations/2026-12-02-000001_notes/down.sql",
+        "migrations/2026-12-02-000002_notes_pinned/up.sql",
+        "migrations/2026-12-02-000002_notes_pinned/down.sql",
     ] {
         assert!(
             shown.contains(&read(file)),

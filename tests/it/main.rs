@@ -2,6 +2,7 @@
 //! private server from rowguard-testkit, or `DATABASE_URL`): one module per area, one
 //! binary to build and link.
 
+mod audit;
 mod auth;
 mod boundary;
 mod control;

@@ -3,7 +3,7 @@
 //! Commands read `DATABASE_URL` (the tenant pool's login, or the owner for
 //! `migrate` and `doctor`), `ROWGUARD_ADMIN_URL` (the admin login) and
 //! `ROWGUARD_CONTEXT_KEY` where they need them. Exit codes: 0 success, 1 `doctor` found
-//! breaches, 2 usage error, 3 configuration error or bad input (`DATABASE_URL` unset, a
+//! breaches or `audit` found no rows, 2 usage error, 3 configuration error or bad input (`DATABASE_URL` unset, a
 //! tenant that does not exist, a slug that names none),
 //! 4 database unreachable, 5 any other failure, 6 `tenant import` of a file from another
 //! schema version, 7 a conflict with what exists (`tenant import` over a tenant that
@@ -17,6 +17,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod audit;
 mod cli;
 mod demo;
 mod domain;
@@ -79,6 +80,9 @@ enum Command {
         #[command(subcommand)]
         command: domain::DomainCommand,
     },
+    /// A tenant's audit trail, newest first, by target, actor and time (needs
+    /// ROWGUARD_ADMIN_URL). Exits 1 when nothing matched.
+    Audit(audit::AuditArgs),
 }
 
 #[derive(Subcommand)]
@@ -118,6 +122,7 @@ fn main() -> ExitCode {
         Command::Keys { command } => keys::keys(command),
         Command::Tenant { command } => tenant::tenant(command),
         Command::Domain { command } => domain::domain(command),
+        Command::Audit(args) => audit::audit(args),
     };
     match outcome {
         Ok(code) => code,

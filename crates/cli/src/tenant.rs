@@ -154,7 +154,8 @@ pub fn tenant(command: TenantCommand) -> Result<ExitCode> {
     })
 }
 
-pub(crate) async fn by_slug(admin: &AdminPool, slug: &str) -> Result<Tenant> {
+/// The tenant with `slug`; a slug that names none is bad input (exit 3).
+pub async fn by_slug(admin: &AdminPool, slug: &str) -> Result<Tenant> {
     control::find_by_slug(admin, slug)
         .await
         .map_err(|e| match e {

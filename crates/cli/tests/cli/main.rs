@@ -1,6 +1,7 @@
 //! The `rowguard` command line, run as a process against a real PostgreSQL: one module
 //! per area.
 
+mod audit;
 mod commands;
 mod domain;
 mod search;
