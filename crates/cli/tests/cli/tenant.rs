@@ -164,7 +164,11 @@ fn export_and_import_from_the_command_line() {
     assert_eq!(exported["tenant"], id, "{exported}");
     assert_eq!(exported["rows"]["tenants"], 1, "{exported}");
     assert_eq!(exported["rows"]["users"], 1, "the owner");
-    assert_eq!(exported["total"], 2);
+    assert_eq!(
+        exported["rows"]["audit_log"], 2,
+        "provisioning's two rows, audited"
+    );
+    assert_eq!(exported["total"], 4);
     assert!(exported["schema_version"].is_string(), "{exported}");
     // An export never overwrites: exit 8, the file's own code.
     assert_exit(&tenant(&db, &["export", "cli-co", "--to", file_arg]), 8);
