@@ -144,6 +144,14 @@ pub enum Rule {
     /// pgvector is in 0.6.0..=0.8.1, the range of CVE-2026-3172 (parallel HNSW builds).
     #[serde(rename = "pgvector_cve_2026_3172")]
     PgvectorCve2026_3172,
+    /// A tenant table (other than `audit_log` and the trigger-kept `embedding_counts`)
+    /// without the enabled `audit` trigger (`rowguard.audit_row`), so its writes leave no
+    /// audit row. A warning: isolation holds, the trail has a gap.
+    AuditTriggerMissing,
+    /// A tenant table whose `audit` trigger does not leave out one of its pgvector or
+    /// generated columns (added after `rowguard.audit_table` last ran), so audit rows
+    /// copy it. A warning.
+    AuditExclusionsStale,
 }
 
 impl Rule {
@@ -169,6 +177,8 @@ impl Rule {
         Rule::PgvectorMissing,
         Rule::PgvectorTooOld,
         Rule::PgvectorCve2026_3172,
+        Rule::AuditTriggerMissing,
+        Rule::AuditExclusionsStale,
     ];
 
     /// The stable snake_case name, as in `--json` output.
@@ -194,6 +204,8 @@ impl Rule {
             Rule::PgvectorMissing => "pgvector_missing",
             Rule::PgvectorTooOld => "pgvector_too_old",
             Rule::PgvectorCve2026_3172 => "pgvector_cve_2026_3172",
+            Rule::AuditTriggerMissing => "audit_trigger_missing",
+            Rule::AuditExclusionsStale => "audit_exclusions_stale",
         }
     }
 }
@@ -229,6 +241,13 @@ impl Finding {
             severity: Severity::Error,
             object: object.into(),
             detail: detail.into(),
+        }
+    }
+
+    fn warning(rule: Rule, object: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            severity: Severity::Warning,
+            ..Self::error(rule, object, detail)
         }
     }
 }
@@ -300,6 +319,7 @@ pub fn diagnose(conn: &mut PgConnection, opts: &DoctorOptions) -> crate::Result<
     findings.extend(app_roles_owning_tables(conn, opts)?);
     findings.extend(logins_that_can_bypass_rls(conn, opts)?);
     findings.extend(pgvector_version(conn)?);
+    findings.extend(audit_triggers(conn)?);
     findings.sort_by(|a, b| {
         (a.severity, a.rule, &a.object, &a.detail).cmp(&(b.severity, b.rule, &b.object, &b.detail))
     });

@@ -707,3 +707,84 @@ pub(super) fn parse_version(s: &str) -> Option<(u32, u32, u32)> {
     let patch = parts.next().unwrap_or(Some(0))?;
     Some((major, minor, patch))
 }
+
+// ---------------------------------------------------------------------------------------
+// Rules: the audit trail.
+
+#[derive(QueryableByName)]
+pub(super) struct AuditTrigger {
+    #[diesel(sql_type = Text)]
+    name: String,
+    /// `missing`, `disabled` or `ok`.
+    #[diesel(sql_type = Text)]
+    state: String,
+    /// pgvector and generated columns the trigger does not leave out, comma-separated.
+    #[diesel(sql_type = Nullable<Text>)]
+    unexcluded: Option<String>,
+}
+
+/// `audit_trigger_missing`, `audit_exclusions_stale`: every tenant table but `audit_log`
+/// and `embedding_counts` (as migration `2026-12-01-000017_audit` attaches them) has
+/// trigger `audit` calling `rowguard.audit_row()`, enabled, leaving out every pgvector
+/// and generated column the table has.
+pub(super) fn audit_triggers(conn: &mut PgConnection) -> crate::Result<Vec<Finding>> {
+    let rows: Vec<AuditTrigger> = sql_query(concat!(
+        "WITH ",
+        tenant_tables_cte!(),
+        " SELECT t.name,",
+        "  CASE WHEN tg.oid IS NULL THEN 'missing' WHEN tg.tgenabled = 'D' THEN 'disabled' ELSE 'ok' END AS state,",
+        "  (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attname)",
+        "     FROM pg_attribute a",
+        "    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped",
+        "      AND (a.attgenerated <> '' OR EXISTS (SELECT 1 FROM pg_depend d",
+        "            JOIN pg_extension e ON e.oid = d.refobjid",
+        "           WHERE d.classid = 'pg_type'::regclass AND d.objid = a.atttypid",
+        "             AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'",
+        "             AND e.extname = 'vector'))",
+        "      AND tg.oid IS NOT NULL",
+        "      AND NOT a.attname::text = ANY (string_to_array(encode(tg.tgargs, 'escape'), '\\000'))",
+        "  ) AS unexcluded",
+        " FROM tenant_tables t JOIN pg_class c ON c.oid = t.oid",
+        " LEFT JOIN pg_trigger tg ON tg.tgrelid = c.oid AND tg.tgname = 'audit' AND NOT tg.tgisinternal",
+        "  AND tg.tgfoid = to_regprocedure('rowguard.audit_row()')",
+        " WHERE NOT c.relispartition AND c.relname NOT IN ('audit_log', 'embedding_counts')",
+        " ORDER BY t.name"
+    ))
+    .load(conn)?;
+    let mut findings = Vec::new();
+    for t in rows {
+        match t.state.as_str() {
+            "missing" => findings.push(Finding::warning(
+                Rule::AuditTriggerMissing,
+                &t.name,
+                format!(
+                    "no audit trigger: writes to {} leave no audit row. Run `SELECT rowguard.audit_table('{}')` \
+                     in a migration (rowguard.protect_table does it too).",
+                    t.name, t.name
+                ),
+            )),
+            "disabled" => findings.push(Finding::warning(
+                Rule::AuditTriggerMissing,
+                &t.name,
+                format!(
+                    "the audit trigger is disabled: writes to {} leave no audit row. Run \
+                     `ALTER TABLE {} ENABLE TRIGGER audit`.",
+                    t.name, t.name
+                ),
+            )),
+            _ => {}
+        }
+        if let Some(cols) = t.unexcluded {
+            findings.push(Finding::warning(
+                Rule::AuditExclusionsStale,
+                &t.name,
+                format!(
+                    "the audit trigger copies {cols} into audit rows (vector or generated columns added \
+                     after it was attached). Run `SELECT rowguard.audit_table('{}')` in a migration.",
+                    t.name
+                ),
+            ));
+        }
+    }
+    Ok(findings)
+}

@@ -537,3 +537,48 @@ fn app_role_missing() {
     let errors: Found = r.errors().map(|f| (f.rule, f.object.clone())).collect();
     assert_eq!(errors, found(&[(Rule::AppRoleMissing, &name)]));
 }
+
+#[test]
+fn audit_trigger_missing_disabled_or_stale_is_a_warning() {
+    let db = TestDatabase::new().expect("test database");
+    let opts = DoctorOptions::default();
+    let mut owner = db.owner_conn().expect("owner connection");
+    let before = report(&mut owner, &opts);
+    owner
+        .batch_execute(
+            "DROP TRIGGER audit ON notifications;
+             ALTER TABLE files DISABLE TRIGGER audit;
+             ALTER TABLE tasks ADD COLUMN sketch vector(3);",
+        )
+        .expect("breaking SQL");
+    let after = report(&mut owner, &opts);
+    let added: Found = after
+        .warnings()
+        .filter(|f| !before.findings.contains(f))
+        .map(|f| (f.rule, f.object.clone()))
+        .collect();
+    assert_eq!(
+        added,
+        found(&[
+            (Rule::AuditTriggerMissing, "public.files"),
+            (Rule::AuditTriggerMissing, "public.notifications"),
+            (Rule::AuditExclusionsStale, "public.tasks"),
+        ])
+    );
+    assert!(after.is_clean(), "warnings only: isolation holds");
+    let stale = after
+        .warnings()
+        .find(|f| f.rule == Rule::AuditExclusionsStale)
+        .expect("stale");
+    assert!(stale.detail.contains("sketch"), "{}", stale.detail);
+
+    // What the findings say to run puts it right.
+    owner
+        .batch_execute(
+            "SELECT rowguard.audit_table('notifications');
+             ALTER TABLE files ENABLE TRIGGER audit;
+             SELECT rowguard.audit_table('tasks');",
+        )
+        .expect("repairs");
+    assert_eq!(report(&mut owner, &opts), before);
+}
