@@ -105,7 +105,12 @@ pub async fn sign_in(
 /// # Errors
 /// As [`TenantPool::fetch`].
 pub async fn resolve_session(pool: &TenantPool, token: &str) -> Result<Option<TenantContext>> {
-    let Some((tenant, user, role)) = pool.session_look_up(token::hash(token)).await? else {
+    session_context(pool, token::hash(token)).await
+}
+
+/// [`resolve_session`] from the token's hash.
+async fn session_context(pool: &TenantPool, hash: [u8; 32]) -> Result<Option<TenantContext>> {
+    let Some((tenant, user, role)) = pool.session_look_up(hash).await? else {
         return Ok(None);
     };
     let role: MemberRole = role.parse()?;
@@ -119,20 +124,13 @@ pub async fn resolve_session(pool: &TenantPool, token: &str) -> Result<Option<Te
 /// # Errors
 /// As [`TenantPool::with_tenant`].
 pub async fn sign_out(pool: &TenantPool, token: &str) -> Result<bool> {
-    let Some(ctx) = resolve_session(pool, token).await? else {
+    let hash = token::hash(token);
+    let Some(ctx) = session_context(pool, hash).await? else {
         return Ok(false);
     };
-    let hash = token::hash(token).to_vec();
     let n = pool
         .with_tenant(&ctx, async |conn| {
-            Ok(diesel::update(
-                sessions::table
-                    .filter(sessions::token_hash.eq(hash))
-                    .filter(sessions::revoked_at.is_null()),
-            )
-            .set(sessions::revoked_at.eq(diesel::dsl::now))
-            .execute(conn)
-            .await?)
+            revoke(conn, sessions::token_hash.eq(hash.to_vec())).await
         })
         .await?;
     Ok(n > 0)
@@ -145,14 +143,25 @@ pub async fn sign_out(pool: &TenantPool, token: &str) -> Result<bool> {
 /// # Errors
 /// Database errors as classified by [`crate::Error`].
 pub async fn revoke_all_sessions(conn: &mut TenantConn, user: UserId) -> Result<usize> {
-    Ok(diesel::update(
-        sessions::table
-            .filter(sessions::user_id.eq(user))
-            .filter(sessions::revoked_at.is_null()),
-    )
-    .set(sessions::revoked_at.eq(diesel::dsl::now))
-    .execute(conn)
-    .await?)
+    revoke(conn, sessions::user_id.eq(user)).await
+}
+
+/// Revokes the connection's tenant's live sessions that match `which`.
+async fn revoke<P>(conn: &mut TenantConn, which: P) -> Result<usize>
+where
+    P: diesel::BoxableExpression<
+            sessions::table,
+            diesel::pg::Pg,
+            SqlType = diesel::sql_types::Bool,
+        > + Send
+        + 'static,
+{
+    Ok(diesel::update(sessions::table)
+        .filter(which)
+        .filter(sessions::revoked_at.is_null())
+        .set(sessions::revoked_at.eq(diesel::dsl::now))
+        .execute(conn)
+        .await?)
 }
 
 /// A new invite and its token, shown this once.
@@ -224,18 +233,18 @@ pub async fn accept_invite(
     token: &str,
     display_name: &str,
 ) -> Result<AcceptedInvite> {
-    let Some((tenant, invite)) = pool.invite_look_up(token::hash(token)).await? else {
+    let hash = token::hash(token);
+    let Some((tenant, invite)) = pool.invite_look_up(hash).await? else {
         return Err(Error::InvalidToken);
     };
     let tenant = TenantId::from_uuid(tenant);
-    let hash = token::hash(token).to_vec();
     let display_name = display_name.to_owned();
     let user = pool
         .with_tenant(&TenantContext::new(tenant), async |conn| {
             let claimed: Option<(String, MemberRole)> = diesel::update(
                 invites::table
                     .filter(invites::id.eq(invite))
-                    .filter(invites::token_hash.eq(hash))
+                    .filter(invites::token_hash.eq(hash.to_vec()))
                     .filter(invites::accepted_at.is_null())
                     .filter(invites::expires_at.gt(diesel::dsl::now)),
             )

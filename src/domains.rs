@@ -114,9 +114,7 @@ pub async fn verify(
     let reason = format!("verify domain {host} of tenant {tenant}");
     admin
         .as_admin(&reason, async |conn| {
-            let stored: Vec<u8> = domains::table
-                .filter(domains::tenant_id.eq(tenant))
-                .filter(domains::host.eq(&host))
+            let stored: Vec<u8> = of(tenant, &host)
                 .select(domains::verification_token_hash)
                 .for_update()
                 .first(conn)
@@ -124,17 +122,13 @@ pub async fn verify(
             if !constant_time_eq(&stored, &hash) {
                 return Err(Error::InvalidToken);
             }
-            Ok(diesel::update(
-                domains::table
-                    .filter(domains::tenant_id.eq(tenant))
-                    .filter(domains::host.eq(&host)),
-            )
-            .set(domains::verified_at.eq(diesel::dsl::sql::<
-                diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
-            >("coalesce(verified_at, now())")))
-            .returning(Domain::as_returning())
-            .get_result(conn)
-            .await?)
+            Ok(diesel::update(of(tenant, &host))
+                .set(domains::verified_at.eq(diesel::dsl::sql::<
+                    diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+                >("coalesce(verified_at, now())")))
+                .returning(Domain::as_returning())
+                .get_result(conn)
+                .await?)
         })
         .await
 }
@@ -150,9 +144,7 @@ pub async fn set_primary(admin: &AdminPool, tenant: TenantId, host: &str) -> Res
     let reason = format!("make {host} the primary domain of tenant {tenant}");
     admin
         .as_admin(&reason, async |conn| {
-            let domain: Domain = domains::table
-                .filter(domains::tenant_id.eq(tenant))
-                .filter(domains::host.eq(&host))
+            let domain: Domain = of(tenant, &host)
                 .select(Domain::as_select())
                 .for_update()
                 .first(conn)
@@ -171,15 +163,11 @@ pub async fn set_primary(admin: &AdminPool, tenant: TenantId, host: &str) -> Res
             .set(domains::is_primary.eq(false))
             .execute(conn)
             .await?;
-            Ok(diesel::update(
-                domains::table
-                    .filter(domains::tenant_id.eq(tenant))
-                    .filter(domains::host.eq(&host)),
-            )
-            .set(domains::is_primary.eq(true))
-            .returning(Domain::as_returning())
-            .get_result(conn)
-            .await?)
+            Ok(diesel::update(of(tenant, &host))
+                .set(domains::is_primary.eq(true))
+                .returning(Domain::as_returning())
+                .get_result(conn)
+                .await?)
         })
         .await
 }
@@ -195,16 +183,12 @@ pub async fn remove(admin: &AdminPool, tenant: TenantId, host: &str) -> Result<D
     let reason = format!("remove domain {host} from tenant {tenant}");
     admin
         .as_admin(&reason, async |conn| {
-            diesel::delete(
-                domains::table
-                    .filter(domains::tenant_id.eq(tenant))
-                    .filter(domains::host.eq(&host)),
-            )
-            .returning(Domain::as_returning())
-            .get_result(conn)
-            .await
-            .optional()?
-            .ok_or(Error::NotFound)
+            diesel::delete(of(tenant, &host))
+                .returning(Domain::as_returning())
+                .get_result(conn)
+                .await
+                .optional()?
+                .ok_or(Error::NotFound)
         })
         .await
 }
@@ -225,6 +209,14 @@ pub async fn list(admin: &AdminPool, tenant: TenantId) -> Result<Vec<Domain>> {
                 .await?)
         })
         .await
+}
+
+/// The row of `tenant`'s `host` (both are the key of a domain).
+#[diesel::dsl::auto_type]
+fn of<'a>(tenant: TenantId, host: &'a str) -> _ {
+    domains::table
+        .filter(domains::tenant_id.eq(tenant))
+        .filter(domains::host.eq(host))
 }
 
 /// Compares two hashes without stopping at the first difference.

@@ -96,31 +96,39 @@ impl ResolverBuilder {
             .as_deref()
             .map(crate::domains::normalize_host)
             .transpose()?;
-        let capacity = if self.ttl.is_zero() { 0 } else { self.capacity };
-        let mut cache = moka::future::Cache::builder().max_capacity(capacity);
-        if !self.ttl.is_zero() {
-            cache = cache.time_to_live(self.ttl);
-        }
-        Ok(Resolver {
-            pool: self.pool,
+        Ok(Resolver::assemble(
+            self.pool,
             base_domain,
-            ttl: self.ttl,
-            cache: cache.build(),
-        })
+            self.ttl,
+            self.capacity,
+        ))
     }
 }
 
 impl Resolver {
     /// A resolver over `pool`'s look-ups, with no base domain and the default TTL.
     pub fn new(pool: TenantPool) -> Self {
+        Resolver::assemble(pool, None, DEFAULT_TTL, DEFAULT_CAPACITY)
+    }
+
+    /// The resolver and its cache; `ttl` zero keeps nothing.
+    fn assemble(
+        pool: TenantPool,
+        base_domain: Option<String>,
+        ttl: Duration,
+        capacity: u64,
+    ) -> Self {
+        let mut cache = moka::future::Cache::builder();
+        if ttl.is_zero() {
+            cache = cache.max_capacity(0);
+        } else {
+            cache = cache.max_capacity(capacity).time_to_live(ttl);
+        }
         Resolver {
             pool,
-            base_domain: None,
-            ttl: DEFAULT_TTL,
-            cache: moka::future::Cache::builder()
-                .max_capacity(DEFAULT_CAPACITY)
-                .time_to_live(DEFAULT_TTL)
-                .build(),
+            base_domain,
+            ttl,
+            cache: cache.build(),
         }
     }
 
@@ -144,13 +152,7 @@ impl Resolver {
     /// # Errors
     /// As [`TenantPool::resolve_slug`].
     pub async fn slug(&self, slug: &str) -> Result<Option<TenantId>> {
-        let key = Key::Slug(slug.to_owned());
-        if let Some(hit) = self.cache.get(&key).await {
-            return Ok(hit);
-        }
-        let answer = self.pool.resolve_slug(slug).await?;
-        self.cache.insert(key, answer).await;
-        Ok(answer)
+        self.cached(Key::Slug(slug.to_owned())).await
     }
 
     /// The active tenant a request to `host` (as in the `Host` header, a port allowed)
@@ -164,15 +166,22 @@ impl Resolver {
         let Ok(host) = crate::domains::normalize_host(host) else {
             return Ok(None);
         };
-        if let Some(slug) = self.slug_of(&host) {
-            let slug = slug.to_owned();
-            return self.slug(&slug).await;
-        }
-        let key = Key::Host(host.clone());
+        let key = match self.slug_of(&host) {
+            Some(slug) => Key::Slug(slug.to_owned()),
+            None => Key::Host(host),
+        };
+        self.cached(key).await
+    }
+
+    /// The cached answer for `key`, or the look-up's, then kept for the TTL.
+    async fn cached(&self, key: Key) -> Result<Option<TenantId>> {
         if let Some(hit) = self.cache.get(&key).await {
             return Ok(hit);
         }
-        let answer = self.pool.resolve_host(&host).await?;
+        let answer = match &key {
+            Key::Slug(slug) => self.pool.resolve_slug(slug).await?,
+            Key::Host(host) => self.pool.resolve_host(host).await?,
+        };
         self.cache.insert(key, answer).await;
         Ok(answer)
     }
