@@ -31,16 +31,7 @@ struct Side {
 async fn side(database: &str, audited: bool) -> Side {
     let owner_url = rowguard_testkit::server::migrated_database(database).expect("bench database");
     let logins = rowguard_testkit::server::prepare_database(&owner_url).expect("logins");
-    let admin = rowguard::pool::PoolConfig::new(logins.admin_url)
-        .max_size(1)
-        .build_admin()
-        .expect("admin pool");
-    let key = admin.context_key().await.expect("context key");
-    let app = rowguard::pool::PoolConfig::new(logins.app_url)
-        .context_key(key)
-        .max_size(1)
-        .build()
-        .expect("app pool");
+    let (admin, app) = logins.pools(1).await.expect("pools");
     let tenant = TenantId::from_uuid(Uuid::new_v5(&Uuid::NAMESPACE_OID, b"bench-audit"));
     let user = UserId::from_uuid(Uuid::new_v5(&Uuid::NAMESPACE_OID, b"bench-audit-member"));
     admin

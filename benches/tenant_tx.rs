@@ -34,16 +34,7 @@ async fn fixture() -> Fixture {
     let admin_url =
         rowguard_testkit::server::migrated_database("rowguard_bench_tx").expect("bench database");
     let logins = rowguard_testkit::server::prepare_database(&admin_url).expect("logins");
-    let admin = rowguard::pool::PoolConfig::new(logins.admin_url)
-        .max_size(1)
-        .build_admin()
-        .expect("admin pool");
-    let key = admin.context_key().await.expect("context key");
-    let app = rowguard::pool::PoolConfig::new(logins.app_url)
-        .context_key(key)
-        .max_size(4)
-        .build()
-        .expect("app pool");
+    let (admin, app) = logins.pools(4).await.expect("pools");
     let bare = Pool::builder()
         .max_size(4)
         .test_on_check_out(false)

@@ -730,6 +730,26 @@ pub struct DatabaseLogins {
     pub admin_url: String,
 }
 
+impl DatabaseLogins {
+    /// An admin pool of one connection, and a tenant pool of at most `max_size`
+    /// connections signing with the database's context key (read through the admin
+    /// pool): what the demo and the benches act through.
+    pub async fn pools(
+        &self,
+        max_size: u32,
+    ) -> Result<(rowguard::pool::AdminPool, rowguard::pool::TenantPool)> {
+        let admin = rowguard::pool::PoolConfig::new(self.admin_url.clone())
+            .max_size(1)
+            .build_admin()?;
+        let key = admin.context_key().await?;
+        let app = rowguard::pool::PoolConfig::new(self.app_url.clone())
+            .context_key(key)
+            .max_size(max_size)
+            .build()?;
+        Ok((admin, app))
+    }
+}
+
 /// Readies a migrated database for the demo: creates the two login roles (cluster-wide;
 /// `owner_url`'s role needs CREATEROLE), gives the database a context key, keeps
 /// PUBLIC from creating temporary tables in it, and returns the logins' URLs.

@@ -2,27 +2,16 @@
 //! target and actor, a page at a time with `--after`, JSON that parses, and exit codes
 //! a script can act on (0 rows, 1 nothing matched, 2 usage, 3 bad input).
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use rowguard::{MemberRole, TenantContext};
 use rowguard_testkit::fixtures::{exec, make_tenant, make_user};
 use rowguard_testkit::server::TestDatabase;
 
-use crate::{assert_exit, stderr, stdout};
+use crate::{as_admin, assert_exit, json, stderr, stdout};
 
 fn audit(db: &TestDatabase, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rowguard"))
-        .arg("audit")
-        .args(args)
-        .env("ROWGUARD_ADMIN_URL", db.url_admin())
-        .env_remove("DATABASE_URL")
-        .env_remove("ROWGUARD_CONTEXT_KEY")
-        .output()
-        .expect("run rowguard")
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    serde_json::from_str(&stdout(out)).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)))
+    as_admin(db, "audit", args)
 }
 
 #[test]

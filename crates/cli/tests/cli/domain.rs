@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 
 use rowguard_testkit::server::TestDatabase;
 
-use crate::{assert_exit, stdout};
+use crate::{as_admin, assert_exit, json, stdout};
 
 fn domain(db: &TestDatabase, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rowguard"))
@@ -22,19 +22,23 @@ fn domain(db: &TestDatabase, args: &[&str]) -> Output {
 }
 
 fn create_tenant(db: &TestDatabase, slug: &str) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_rowguard"))
-        .args(["tenant", "create", "--slug", slug, "--name", slug])
-        .args(["--owner-email", &format!("owner@{slug}.example"), "--json"])
-        .env("ROWGUARD_ADMIN_URL", db.url_admin())
-        .output()
-        .expect("run rowguard");
+    let email = format!("owner@{slug}.example");
+    let out = as_admin(
+        db,
+        "tenant",
+        &[
+            "create",
+            "--slug",
+            slug,
+            "--name",
+            slug,
+            "--owner-email",
+            &email,
+            "--json",
+        ],
+    );
     assert_exit(&out, 0);
-    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
-    v["tenant"]["id"].as_str().expect("id").to_owned()
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    serde_json::from_str(&stdout(out)).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)))
+    json(&out)["tenant"]["id"].as_str().expect("id").to_owned()
 }
 
 #[test]

@@ -5,26 +5,15 @@
 //! that exists (7), a taken slug (7), another schema version (6) and a file that cannot
 //! be written or read (8); every command's `--json` parses.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use rowguard::{Error, TenantContext, TenantId};
 use rowguard_testkit::server::TestDatabase;
 
-use crate::{assert_exit, stderr, stdout};
+use crate::{as_admin, assert_exit, json, stderr, stdout};
 
 fn tenant(db: &TestDatabase, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rowguard"))
-        .arg("tenant")
-        .args(args)
-        .env("ROWGUARD_ADMIN_URL", db.url_admin())
-        .env_remove("DATABASE_URL")
-        .env_remove("ROWGUARD_CONTEXT_KEY")
-        .output()
-        .expect("run rowguard")
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    serde_json::from_str(&stdout(out)).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)))
+    as_admin(db, "tenant", args)
 }
 
 /// Counts the tenant's tasks through the tenant pool, as the application login.
