@@ -204,6 +204,13 @@ CREATE POLICY tenant_isolation ON domains
   USING (tenant_id = (select rowguard.current_tenant_id()))
   WITH CHECK (tenant_id = (select rowguard.current_tenant_id()));
 
+ALTER TABLE jobs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE jobs FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON jobs;
+CREATE POLICY tenant_isolation ON jobs
+  USING (tenant_id = (select rowguard.current_tenant_id()))
+  WITH CHECK (tenant_id = (select rowguard.current_tenant_id()));
+
 -- embedding_counts: a tenant reads its own counts (search chooses its strategy from
 -- them); only the counting triggers write, as rowguard_admin (see 20_grants.sql).
 ALTER TABLE embedding_counts ENABLE ROW LEVEL SECURITY;

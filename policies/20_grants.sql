@@ -70,6 +70,10 @@ GRANT SELECT, INSERT ON audit_log TO rowguard_app, rowguard_admin;
 GRANT SELECT ON domains TO rowguard_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON domains TO rowguard_admin;
 
+-- jobs: a tenant enqueues, reads and completes its own jobs (RLS); workers claim
+-- across tenants on the admin path (rowguard::jobs).
+GRANT SELECT, INSERT, UPDATE, DELETE ON jobs TO rowguard_app, rowguard_admin;
+
 -- embedding_counts is written only by the counting triggers (SECURITY DEFINER, owned
 -- by rowguard_admin): the application reads its own counts and cannot change them.
 GRANT SELECT ON embedding_counts TO rowguard_app;

@@ -217,6 +217,16 @@ DROP POLICY IF EXISTS role_tier_delete ON tasks;
 CREATE POLICY role_tier_delete ON tasks AS RESTRICTIVE FOR DELETE
   USING ((select rowguard.current_role_in('{owner,admin,member}')));
 
+-- jobs: everyone reads the tenant's jobs; members and up (and the service context,
+-- which workers run handlers in) enqueue, complete and requeue them.
+DROP POLICY IF EXISTS role_tier ON jobs;
+CREATE POLICY role_tier ON jobs AS RESTRICTIVE FOR ALL
+  USING ((select rowguard.current_role_in('{owner,admin,member,viewer}')))
+  WITH CHECK ((select rowguard.current_role_in('{owner,admin,member}')));
+DROP POLICY IF EXISTS role_tier_delete ON jobs;
+CREATE POLICY role_tier_delete ON jobs AS RESTRICTIVE FOR DELETE
+  USING ((select rowguard.current_role_in('{owner,admin,member}')));
+
 DROP POLICY IF EXISTS role_tier ON automation_runs;
 CREATE POLICY role_tier ON automation_runs AS RESTRICTIVE FOR ALL
   USING ((select rowguard.current_role_in('{owner,admin,member,viewer}')))

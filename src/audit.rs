@@ -46,6 +46,13 @@ use crate::pool::{AdminConn, TenantConn};
 use crate::schema::audit_log;
 use crate::{Error, Result, TenantId, UserId};
 
+/// The tenant tables that carry no `audit` trigger by design: the log itself,
+/// `embedding_counts` (kept by triggers: a count, not anyone's action) and `jobs` (the
+/// queue's own bookkeeping, several writes per job; a handler's writes are audited as
+/// the tenant's service context). `rowguard doctor` warns about any other tenant table
+/// without the trigger.
+pub const UNAUDITED_TABLES: &[&str] = &["audit_log", "embedding_counts", "jobs"];
+
 /// The most rows one page may hold.
 pub const MAX_LIMIT: i64 = 1000;
 

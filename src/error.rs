@@ -129,6 +129,17 @@ pub enum Error {
     #[error("export file: {0}")]
     ExportFile(String),
 
+    /// A job's handler returned an error or panicked ([`crate::jobs`]); the job's
+    /// transaction rolled back, and the worker records the failure.
+    #[error("job failed: {0}")]
+    JobFailed(String),
+
+    /// A worker finished a job it no longer held: its lease had expired, and the reaper
+    /// returned the job or another worker claimed it ([`crate::jobs`]). The job's
+    /// transaction rolled back.
+    #[error("the job's lease expired before it finished; its transaction rolled back")]
+    LeaseLost,
+
     /// Any other database error.
     #[error(transparent)]
     Database(DieselError),

@@ -10,6 +10,7 @@ pub mod doctor;
 pub mod domains;
 pub mod embed;
 pub mod error;
+pub mod jobs;
 pub mod migrations;
 pub mod models;
 pub mod pool;

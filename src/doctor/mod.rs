@@ -144,8 +144,8 @@ pub enum Rule {
     /// pgvector is in 0.6.0..=0.8.1, the range of CVE-2026-3172 (parallel HNSW builds).
     #[serde(rename = "pgvector_cve_2026_3172")]
     PgvectorCve2026_3172,
-    /// A tenant table (other than `audit_log` and the trigger-kept `embedding_counts`)
-    /// without the enabled `audit` trigger (`rowguard.audit_row`), so its writes leave no
+    /// A tenant table (other than [`crate::audit::UNAUDITED_TABLES`]) without the
+    /// enabled `audit` trigger (`rowguard.audit_row`), so its writes leave no
     /// audit row. A warning: isolation holds, the trail has a gap.
     AuditTriggerMissing,
     /// A tenant table whose `audit` trigger does not leave out one of its pgvector or

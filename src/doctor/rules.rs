@@ -723,8 +723,8 @@ pub(super) struct AuditTrigger {
     unexcluded: Option<String>,
 }
 
-/// `audit_trigger_missing`, `audit_exclusions_stale`: every tenant table but `audit_log`
-/// and `embedding_counts` (as migration `2026-12-01-000017_audit` attaches them) has
+/// `audit_trigger_missing`, `audit_exclusions_stale`: every tenant table but
+/// [`crate::audit::UNAUDITED_TABLES`] (as migration `2026-12-01-000017_audit` attaches them) has
 /// trigger `audit` calling `rowguard.audit_row()`, enabled, leaving out every pgvector
 /// and generated column the table has.
 pub(super) fn audit_triggers(conn: &mut PgConnection) -> crate::Result<Vec<Finding>> {
@@ -747,9 +747,10 @@ pub(super) fn audit_triggers(conn: &mut PgConnection) -> crate::Result<Vec<Findi
         " FROM tenant_tables t JOIN pg_class c ON c.oid = t.oid",
         " LEFT JOIN pg_trigger tg ON tg.tgrelid = c.oid AND tg.tgname = 'audit' AND NOT tg.tgisinternal",
         "  AND tg.tgfoid = to_regprocedure('rowguard.audit_row()')",
-        " WHERE NOT c.relispartition AND c.relname NOT IN ('audit_log', 'embedding_counts')",
+        " WHERE NOT c.relispartition AND c.relname <> ALL ($1)",
         " ORDER BY t.name"
     ))
+    .bind::<Array<Text>, _>(crate::audit::UNAUDITED_TABLES)
     .load(conn)?;
     let mut findings = Vec::new();
     for t in rows {

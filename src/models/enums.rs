@@ -53,6 +53,16 @@ pg_enums! {
         Meetings = "meetings",
     }
 
+    /// `job_state`: where a job of `jobs` is in its life (a done job is deleted).
+    JobState => "crate::schema::sql_types::JobState" {
+        /// Waiting to be claimed once `next_attempt_at` has come.
+        Ready = "ready",
+        /// Claimed by a worker, under a lease.
+        Running = "running",
+        /// Out of attempts: a dead letter, until requeued.
+        Dead = "dead",
+    }
+
     /// `tenant_status`: whether a tenant may be used.
     TenantStatus => "crate::schema::sql_types::TenantStatus" {
         /// In use.
@@ -362,6 +372,11 @@ mod tests {
                 "embedding_kind",
                 labels(EmbeddingKind::ALL),
                 EmbeddingKind::ALL.iter().map(|v| v.as_str()).collect(),
+            ),
+            (
+                "job_state",
+                labels(JobState::ALL),
+                JobState::ALL.iter().map(|v| v.as_str()).collect(),
             ),
         ];
         let mut migrations = migration_enums();

@@ -456,6 +456,7 @@ pub mod filters;
 pub mod hub_links;
 pub mod integrations;
 pub mod invites;
+pub mod jobs;
 pub mod meeting_embeddings;
 pub mod meeting_participants;
 pub mod meeting_summaries;
@@ -489,6 +490,7 @@ pub use files::{File, FileChanges, NewFile};
 pub use hub_links::{HubLink, HubLinkChanges, NewHubLink};
 pub use integrations::{Integration, IntegrationChanges, NewIntegration};
 pub use invites::{Invite, InviteChanges, NewInvite};
+pub use jobs::{Job, JobChanges, NewJob};
 pub use meeting_embeddings::{MeetingEmbedding, MeetingEmbeddingChanges, NewMeetingEmbedding};
 pub use meeting_participants::{
     MeetingParticipant, MeetingParticipantChanges, NewMeetingParticipant,

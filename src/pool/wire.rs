@@ -556,11 +556,20 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tap<S> {
     }
 }
 
+/// A tokio-postgres connection over a tapped socket, before anything drives it.
+type RawConnection = tokio_postgres::Connection<
+    Tap,
+    <super::tls::Connector as tokio_postgres::tls::TlsConnect<Tap>>::Stream,
+>;
+
 /// Opens a connection to `url` (libpq URL or key/value form) with its socket tapped:
 /// tries each host in turn (TCP, or a Unix-socket directory), honours
 /// `connect_timeout` and the keepalive settings, and negotiates TLS as `sslmode` and
 /// `sslrootcert` ask ([`super::tls`]; `prefer` when the URL says nothing, as libpq).
-pub(crate) async fn connect(url: &str) -> Result<(AsyncPgConnection, Arc<Wire>), ConnectionError> {
+/// The caller drives the returned connection.
+async fn open(
+    url: &str,
+) -> Result<(tokio_postgres::Client, RawConnection, Arc<Wire>), ConnectionError> {
     let (mut config, tls) = TlsOptions::from_url(url)?;
     let (socket, host) = open_socket(&config).await?;
     config.ssl_mode(tls.negotiation(&host));
@@ -579,6 +588,59 @@ pub(crate) async fn connect(url: &str) -> Result<(AsyncPgConnection, Arc<Wire>),
         .connect_raw(tap, connector)
         .await
         .map_err(|e| tls.connect_error(e, &wire))?;
+    Ok((client, connection, wire))
+}
+
+/// A connection that LISTENs on one channel ([`listen`]); dropping it closes the
+/// connection.
+pub(crate) struct Listener {
+    _client: tokio_postgres::Client,
+    notifications: tokio::sync::mpsc::UnboundedReceiver<String>,
+}
+
+impl Listener {
+    /// The next notification's payload; `None` once the connection has ended.
+    pub(crate) async fn next(&mut self) -> Option<String> {
+        self.notifications.recv().await
+    }
+}
+
+/// Opens a connection to `url` (as [`connect`] does) that runs `LISTEN channel`, and
+/// hands over the channel's notifications. `channel` is an identifier the caller
+/// controls, quoted here.
+pub(crate) async fn listen(url: &str, channel: &str) -> Result<Listener, ConnectionError> {
+    let (client, mut connection, _wire) = open(url).await?;
+    let (tx, notifications) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                Some(Ok(tokio_postgres::AsyncMessage::Notification(n))) => {
+                    if tx.send(n.payload().to_owned()).is_err() {
+                        break;
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(error)) => {
+                    tracing::debug!(%error, "listening connection ended");
+                    break;
+                }
+                None => break,
+            }
+        }
+    });
+    client
+        .batch_execute(&format!("LISTEN {}", crate::catalog::quote_ident(channel)))
+        .await
+        .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+    Ok(Listener {
+        _client: client,
+        notifications,
+    })
+}
+
+/// Opens a pooled connection to `url` ([`open`]) and sets diesel-async up on it.
+pub(crate) async fn connect(url: &str) -> Result<(AsyncPgConnection, Arc<Wire>), ConnectionError> {
+    let (client, connection, wire) = open(url).await?;
     tokio::spawn(async move {
         if let Err(error) = connection.await {
             tracing::debug!(%error, "database connection ended");

@@ -13,6 +13,7 @@ mod downstream;
 mod failure;
 mod harness;
 mod isolation;
+mod jobs;
 mod load;
 mod migrations;
 mod models;

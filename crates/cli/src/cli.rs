@@ -62,6 +62,14 @@ pub fn hint(e: &Error) -> Option<&'static str> {
     }
 }
 
+/// `ROWGUARD_ADMIN_URL`, the admin login's URL.
+pub fn admin_url() -> rowguard::Result<String> {
+    std::env::var("ROWGUARD_ADMIN_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .ok_or_else(|| Error::Config("ROWGUARD_ADMIN_URL is not set".into()))
+}
+
 pub fn database_url() -> rowguard::Result<String> {
     std::env::var("DATABASE_URL")
         .ok()

@@ -21,6 +21,7 @@ mod audit;
 mod cli;
 mod demo;
 mod domain;
+mod jobs;
 mod keys;
 mod report;
 mod tenant;
@@ -83,6 +84,12 @@ enum Command {
     /// A tenant's audit trail, newest first, by target, actor and time (needs
     /// ROWGUARD_ADMIN_URL). Exits 1 when nothing matched.
     Audit(audit::AuditArgs),
+    /// The job queue: counts, dead letters, requeueing, enqueueing, and a worker for the
+    /// demo's job kinds (needs ROWGUARD_ADMIN_URL; `enqueue` and `work` DATABASE_URL too).
+    Jobs {
+        #[command(subcommand)]
+        command: jobs::JobsCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -123,6 +130,7 @@ fn main() -> ExitCode {
         Command::Tenant { command } => tenant::tenant(command),
         Command::Domain { command } => domain::domain(command),
         Command::Audit(args) => audit::audit(args),
+        Command::Jobs { command } => jobs::jobs(command),
     };
     match outcome {
         Ok(code) => code,

@@ -11,7 +11,7 @@
 //! deals across stages with their activities, documents, meetings with participants,
 //! transcripts and summaries, embeddings of document chunks, deal activities and
 //! meeting transcripts (from [`HashingEmbedder`]), tasks, automations and their runs,
-//! AI employee jobs and outputs, hub links, integrations, events, notifications,
+//! AI employee jobs and outputs, hub links, integrations, events, queued jobs, notifications,
 //! files and the audit log. Each tenant's text is about its own business, so the same
 //! search gives each tenant different results.
 //!
@@ -54,9 +54,9 @@ use rowguard::models::{
     HubEntityType, IntegrationStatus, JobStatus, MeetingStatus, MemberRole, NewAiEmployeeJob,
     NewAiEmployeeOutput, NewAuditLogEntry, NewAutomation, NewAutomationRun, NewCompany, NewContact,
     NewDeal, NewDealActivity, NewDealActivityEmbedding, NewDocument, NewDocumentEmbedding,
-    NewEvent, NewFile, NewHubLink, NewIntegration, NewInvite, NewMeeting, NewMeetingEmbedding,
-    NewMeetingParticipant, NewMeetingSummary, NewNotification, NewSession, NewTask, NewTenant,
-    NewTranscript, NewUser, TaskStatus, TenantPlan, TenantStatus, UserStatus,
+    NewEvent, NewFile, NewHubLink, NewIntegration, NewInvite, NewJob, NewMeeting,
+    NewMeetingEmbedding, NewMeetingParticipant, NewMeetingSummary, NewNotification, NewSession,
+    NewTask, NewTenant, NewTranscript, NewUser, TaskStatus, TenantPlan, TenantStatus, UserStatus,
 };
 use rowguard::pool::{AdminPool, TenantPool};
 use rowguard::schema;
@@ -952,6 +952,22 @@ impl<'s> Writer<'s> {
             );
         }
         put!(self, conn, events, events);
+
+        // The job queue: one indexing job per ready document, due now, for
+        // `rowguard jobs work` to run.
+        let queued: Vec<NewJob> = spec
+            .documents
+            .iter()
+            .filter(|d| d.status == DocumentStatus::Ready)
+            .map(|d| {
+                let mut job = NewJob::builder().kind("demo.index_document").build();
+                job.id = self.id("jobs", d.title);
+                job.payload = Some(json!({"document_id": self.id("documents", d.title)}));
+                job.idempotency_key = Some(format!("index:{}", d.title));
+                job
+            })
+            .collect();
+        put!(self, conn, jobs, queued);
 
         let mut notifications = Vec::new();
         for k in &spec.tasks {
