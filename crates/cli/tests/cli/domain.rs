@@ -21,7 +21,8 @@ fn domain(db: &TestDatabase, args: &[&str]) -> Output {
         .expect("run rowguard")
 }
 
-fn create_tenant(db: &TestDatabase, slug: &str) -> String {
+/// Creates a tenant with `rowguard tenant create`; returns its id.
+pub fn create_tenant(db: &TestDatabase, slug: &str) -> String {
     let email = format!("owner@{slug}.example");
     let out = as_admin(
         db,

@@ -4,6 +4,7 @@
 mod audit;
 mod commands;
 mod domain;
+mod jobs;
 mod search;
 mod tenant;
 mod tls;
