@@ -196,6 +196,27 @@ pub(crate) async fn complete(
     Ok(n == 1)
 }
 
+/// Completes every job of `jobs` (all of the connection's tenant) inside the batch's
+/// transaction, with one statement. `false` unless `worker` still held every one of
+/// them: the caller must roll back.
+pub(crate) async fn complete_all(
+    conn: &mut TenantConn,
+    jobs: &[ClaimedJob],
+    worker: &str,
+) -> Result<bool> {
+    let ids: Vec<Uuid> = jobs.iter().map(|j| j.id).collect();
+    let tenant = conn.context().tenant_id;
+    let n = diesel::sql_query(
+        "DELETE FROM jobs WHERE tenant_id = $1 AND id = ANY($2) AND state = 'running' AND locked_by = $3",
+    )
+    .bind::<SqlUuid, _>(tenant.as_uuid())
+    .bind::<Array<SqlUuid>, _>(&ids)
+    .bind::<Text, _>(worker)
+    .execute(conn)
+    .await?;
+    Ok(n == ids.len() && jobs.iter().all(|j| j.tenant == tenant))
+}
+
 /// What became of a failed job.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Failed {

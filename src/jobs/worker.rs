@@ -71,6 +71,7 @@ pub struct WorkerBuilder {
     listen_url: Option<String>,
     backoff: Backoff,
     id: Option<String>,
+    completion_batch: usize,
 }
 
 impl WorkerBuilder {
@@ -131,6 +132,17 @@ impl WorkerBuilder {
         self
     }
 
+    /// Runs up to `n` claimed jobs of one tenant in one tenant transaction and completes
+    /// them with one statement (default 1: a transaction per job). Fewer transactions
+    /// for tenants with many small jobs; the price is that when one of them fails, the
+    /// batch's transaction rolls back and each of its jobs runs again in a transaction
+    /// of its own (so the failure is the failing job's alone), which runs the handlers
+    /// before it twice. Use it for handlers whose only effects are in the database.
+    pub fn complete_in_batches(mut self, n: usize) -> Self {
+        self.completion_batch = n.max(1);
+        self
+    }
+
     /// The retry schedule of failed jobs (default: 1 s doubling up to 1 hour).
     pub fn backoff(mut self, backoff: Backoff) -> Self {
         self.backoff = backoff;
@@ -184,6 +196,7 @@ impl WorkerBuilder {
                 listen_url: self.listen_url,
                 backoff: self.backoff,
                 id,
+                completion_batch: self.completion_batch,
             }),
         })
     }
@@ -211,6 +224,7 @@ struct Inner {
     listen_url: Option<String>,
     backoff: Backoff,
     id: String,
+    completion_batch: usize,
 }
 
 /// Claims jobs across tenants and runs each in its tenant's context; see
@@ -267,6 +281,7 @@ impl Worker {
             listen_url: None,
             backoff: Backoff::default(),
             id: None,
+            completion_batch: 1,
         }
     }
 
@@ -295,7 +310,9 @@ impl Worker {
             None => None,
         };
         let mut report = WorkerReport::default();
-        let mut running: JoinSet<Outcome> = JoinSet::new();
+        // Tasks, each running one job or one completion batch, and the jobs they hold.
+        let mut running: JoinSet<Vec<Outcome>> = JoinSet::new();
+        let mut in_flight = 0usize;
         let mut cursor: Option<TenantId> = None;
         let mut heartbeat = tokio::time::interval(inner.lease / 3);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -305,15 +322,19 @@ impl Worker {
         let mut stopping = false;
         tracing::info!(worker = %inner.id, kinds = ?inner.kinds, "worker started");
         loop {
-            let free = inner.concurrency.saturating_sub(running.len());
+            // Claim when at least half a batch of room is free (or nothing runs), so
+            // claims stay batches and do not shrink to one job per completion.
+            let free = inner.concurrency.saturating_sub(in_flight);
+            let refill = (inner.batch_size.min(inner.concurrency) / 2).max(1);
             let mut claimed_some = false;
-            if !stopping && free > 0 {
+            if !stopping && free > 0 && (free >= refill || in_flight == 0) {
                 match self.claim(free.min(inner.batch_size), cursor).await {
                     Ok((jobs, next)) => {
                         cursor = next;
                         claimed_some = !jobs.is_empty();
-                        for job in jobs {
-                            running.spawn(execute(Arc::clone(inner), job));
+                        in_flight += jobs.len();
+                        for group in batches(jobs, inner.completion_batch) {
+                            running.spawn(execute_batch(Arc::clone(inner), group));
                         }
                     }
                     Err(error) => {
@@ -326,17 +347,17 @@ impl Worker {
                 break;
             }
             // Room left and jobs found: look again at once (more tenants may be ready).
-            if claimed_some && running.len() < inner.concurrency {
+            if claimed_some && inner.concurrency - in_flight >= refill {
                 continue;
             }
-            let idle = !stopping && running.len() < inner.concurrency;
+            let idle = !stopping && inner.concurrency - in_flight >= refill;
             tokio::select! {
                 () = &mut shutdown, if !stopping => {
                     stopping = true;
-                    tracing::info!(worker = %inner.id, running = running.len(), "worker stopping");
+                    tracing::info!(worker = %inner.id, running = in_flight, "worker stopping");
                 }
                 Some(done) = running.join_next(), if !running.is_empty() => {
-                    record(&mut report, done);
+                    in_flight -= record(&mut report, done);
                 }
                 woke = next_notification(&mut listener), if idle => {
                     if !woke {
@@ -412,21 +433,89 @@ async fn next_notification(listener: &mut Option<Listener>) -> bool {
     }
 }
 
-fn record(report: &mut WorkerReport, done: std::result::Result<Outcome, tokio::task::JoinError>) {
+/// Adds a task's outcomes to `report`; returns how many jobs the task held.
+fn record(
+    report: &mut WorkerReport,
+    done: std::result::Result<Vec<Outcome>, tokio::task::JoinError>,
+) -> usize {
     match done {
-        Ok(Outcome::Completed) => report.completed += 1,
-        Ok(Outcome::Retried) => report.retried += 1,
-        Ok(Outcome::DeadLettered) => report.dead_lettered += 1,
-        Ok(Outcome::LeaseLost) => report.lease_lost += 1,
-        Ok(Outcome::Released) => report.released += 1,
-        Ok(Outcome::Unrecorded) => report.unrecorded += 1,
-        // execute catches the handler's panics; a panic here is rowguard's own bug, and
-        // the job's lease returns it.
+        Ok(outcomes) => {
+            for outcome in &outcomes {
+                match outcome {
+                    Outcome::Completed => report.completed += 1,
+                    Outcome::Retried => report.retried += 1,
+                    Outcome::DeadLettered => report.dead_lettered += 1,
+                    Outcome::LeaseLost => report.lease_lost += 1,
+                    Outcome::Released => report.released += 1,
+                    Outcome::Unrecorded => report.unrecorded += 1,
+                }
+            }
+            outcomes.len()
+        }
+        // The task catches its handlers' panics; a panic here is rowguard's own bug, and
+        // the jobs' leases return them. A task holds at most `completion_batch` jobs.
         Err(error) => {
             report.unrecorded += 1;
             tracing::error!(%error, "a job task failed");
+            1
         }
     }
+}
+
+/// `jobs` (in claim order: grouped by tenant) cut into runs of at most `n` jobs of one
+/// tenant.
+fn batches(jobs: Vec<ClaimedJob>, n: usize) -> Vec<Vec<ClaimedJob>> {
+    let mut out: Vec<Vec<ClaimedJob>> = Vec::new();
+    for job in jobs {
+        match out.last_mut() {
+            Some(group) if group.len() < n && group[0].tenant == job.tenant => group.push(job),
+            _ => out.push(vec![job]),
+        }
+    }
+    out
+}
+
+/// Runs a completion batch: its jobs in one tenant transaction, completed together;
+/// when that fails, each job alone ([`execute`]).
+async fn execute_batch(inner: Arc<Inner>, jobs: Vec<ClaimedJob>) -> Vec<Outcome> {
+    if jobs.len() > 1 {
+        let ctx = TenantContext::new(jobs[0].tenant);
+        let together = inner
+            .tenants
+            .with_tenant(&ctx, async |conn| {
+                for job in &jobs {
+                    let Some(handler) = inner.handlers.get(&job.kind) else {
+                        return Err(Error::JobFailed(format!("no handler for {}", job.kind)));
+                    };
+                    match AssertUnwindSafe(handler.run(job, conn))
+                        .catch_unwind()
+                        .await
+                    {
+                        Ok(Ok(())) => {}
+                        Ok(Err(error)) => return Err(Error::JobFailed(error.to_string())),
+                        Err(_) => return Err(Error::JobFailed("handler panicked".into())),
+                    }
+                }
+                if queue::complete_all(conn, &jobs, &inner.id).await? {
+                    Ok(())
+                } else {
+                    Err(Error::LeaseLost)
+                }
+            })
+            .await;
+        match together {
+            Ok(()) => return jobs.iter().map(|_| Outcome::Completed).collect(),
+            Err(error) => tracing::debug!(
+                worker = %inner.id, %error, jobs = jobs.len(),
+                "a completion batch failed; running its jobs one by one"
+            ),
+        }
+    }
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        outcomes.push(execute(Arc::clone(&inner), job).await);
+    }
+    outcomes
 }
 
 /// A number in `[0, 1)` for the backoff's jitter.

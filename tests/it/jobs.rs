@@ -900,3 +900,123 @@ struct IdOnly {
     #[diesel(sql_type = SqlUuid)]
     id: Uuid,
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completion_batches_commit_together_and_fall_back_to_one_by_one() {
+    let db = TestDatabase::new().expect("db");
+    let p = pools(&db, 6);
+    let tenants = [
+        make_tenant(&p.1, "batches-a").await,
+        make_tenant(&p.1, "batches-b").await,
+    ];
+    let mut enqueued = BTreeMap::new();
+    for &t in &tenants {
+        for n in 0..150 {
+            // One job of each tenant fails its first attempt.
+            let id = enqueue(
+                &p.1,
+                t,
+                Enqueue::new("test.batch", json!({"fail_once": n == 75})),
+            )
+            .await;
+            enqueued.insert(id, t.as_uuid());
+        }
+    }
+    let runs = Arc::new(Mutex::new(BTreeMap::<Uuid, u32>::new()));
+    let seen = Arc::clone(&runs);
+    let built = worker(&p, "test.batch", move |job, conn| {
+        let seen = Arc::clone(&seen);
+        Box::pin(async move {
+            *seen.lock().expect("runs").entry(job.id).or_default() += 1;
+            write_ledger(job, conn).await?;
+            if job.payload["fail_once"] == true && job.attempt == 1 {
+                return Err("first attempts of this one fail".into());
+            }
+            Ok(())
+        })
+    })
+    .concurrency(20)
+    .batch_size(20)
+    .complete_in_batches(10)
+    .backoff(Backoff {
+        base: Duration::from_millis(50),
+        max: Duration::from_millis(50),
+    })
+    .build()
+    .expect("worker");
+    let handle = start(built);
+    eventually(Duration::from_secs(60), "the queue drains", || async {
+        jobs_left(&p.0, "test.batch").await == 0
+    })
+    .await;
+    let report = stop(handle).await;
+    assert_eq!(report.completed, 300, "{report:?}");
+    assert_eq!(report.retried, 2, "{report:?}");
+
+    // Every job's write committed once, in its tenant, whatever its batch went through.
+    let rows = ledger(&p.0).await;
+    assert_eq!(rows.len(), 300);
+    let distinct: BTreeSet<Uuid> = rows.iter().map(|(_, job)| *job).collect();
+    assert_eq!(distinct.len(), 300);
+    for (tenant, job) in &rows {
+        assert_eq!(enqueued.get(job), Some(tenant));
+    }
+    let runs = runs.lock().expect("runs");
+    assert!(runs.values().all(|&n| n >= 1));
+
+    // One batch, exactly: ten jobs of one tenant claimed at once, the sixth failing its
+    // first attempt. The batch rolls back; its jobs run again one by one (the first five
+    // a second time, the sixth failing again: it is still its first attempt), and the
+    // sixth completes on its retry.
+    let solo = make_tenant(&p.1, "batches-solo").await;
+    let mut ids = Vec::new();
+    for n in 0..10 {
+        ids.push(
+            enqueue(
+                &p.1,
+                solo,
+                Enqueue::new("test.solo", json!({"fail_once": n == 5})),
+            )
+            .await,
+        );
+    }
+    let order = Arc::new(Mutex::new(Vec::<(Uuid, i32)>::new()));
+    let seen = Arc::clone(&order);
+    let built = worker(&p, "test.solo", move |job, conn| {
+        let seen = Arc::clone(&seen);
+        Box::pin(async move {
+            seen.lock().expect("order").push((job.id, job.attempt));
+            write_ledger(job, conn).await?;
+            if job.payload["fail_once"] == true && job.attempt == 1 {
+                return Err("the sixth fails its first attempt".into());
+            }
+            Ok(())
+        })
+    })
+    .concurrency(10)
+    .batch_size(10)
+    .complete_in_batches(10)
+    .backoff(Backoff {
+        base: Duration::from_millis(50),
+        max: Duration::from_millis(50),
+    })
+    .build()
+    .expect("worker");
+    let handle = start(built);
+    eventually(Duration::from_secs(30), "the solo queue drains", || async {
+        jobs_left(&p.0, "test.solo").await == 0
+    })
+    .await;
+    let report = stop(handle).await;
+    assert_eq!((report.completed, report.retried), (10, 1), "{report:?}");
+    let order = order.lock().expect("order").clone();
+    let runs_of = |id: &Uuid| order.iter().filter(|(j, _)| j == id).count();
+    let counts: Vec<usize> = ids.iter().map(runs_of).collect();
+    assert_eq!(counts, [2, 2, 2, 2, 2, 3, 1, 1, 1, 1], "{order:?}");
+    // The batch ran in claim order (priority, due time, id: enqueue order here).
+    assert_eq!(
+        order[..6].iter().map(|(j, _)| *j).collect::<Vec<_>>(),
+        ids[..6]
+    );
+    assert_eq!(ledger(&p.0).await.len(), 310, "one committed write per job");
+}
