@@ -961,8 +961,7 @@ async fn completion_batches_commit_together_and_fall_back_to_one_by_one() {
     for (tenant, job) in &rows {
         assert_eq!(enqueued.get(job), Some(tenant));
     }
-    let runs = runs.lock().expect("runs");
-    assert!(runs.values().all(|&n| n >= 1));
+    assert!(runs.lock().expect("runs").values().all(|&n| n >= 1));
 
     // One batch, exactly: ten jobs of one tenant claimed at once, the sixth failing its
     // first attempt. The batch rolls back; its jobs run again one by one (the first five
