@@ -96,8 +96,9 @@ impl WorkerBuilder {
         self
     }
 
-    /// How many jobs run at once (default 4). The worker claims only as many as it has
-    /// room for, so it never holds a job it has not started.
+    /// How many job transactions run at once (default 4): jobs, or completion batches
+    /// ([`WorkerBuilder::complete_in_batches`]). The worker claims only as many jobs as
+    /// it has room for, so it never holds a job it will not start at once.
     pub fn concurrency(mut self, n: usize) -> Self {
         self.concurrency = n;
         self
@@ -313,6 +314,8 @@ impl Worker {
         // Tasks, each running one job or one completion batch, and the jobs they hold.
         let mut running: JoinSet<Vec<Outcome>> = JoinSet::new();
         let mut in_flight = 0usize;
+        // Jobs held at most: `concurrency` transactions of `completion_batch` jobs each.
+        let capacity = inner.concurrency * inner.completion_batch;
         let mut cursor: Option<TenantId> = None;
         let mut heartbeat = tokio::time::interval(inner.lease / 3);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -324,8 +327,8 @@ impl Worker {
         loop {
             // Claim when at least half a batch of room is free (or nothing runs), so
             // claims stay batches and do not shrink to one job per completion.
-            let free = inner.concurrency.saturating_sub(in_flight);
-            let refill = (inner.batch_size.min(inner.concurrency) / 2).max(1);
+            let free = capacity.saturating_sub(in_flight);
+            let refill = (inner.batch_size.min(capacity) / 2).max(1);
             let mut claimed_some = false;
             if !stopping && free > 0 && (free >= refill || in_flight == 0) {
                 match self.claim(free.min(inner.batch_size), cursor).await {
@@ -347,10 +350,10 @@ impl Worker {
                 break;
             }
             // Room left and jobs found: look again at once (more tenants may be ready).
-            if claimed_some && inner.concurrency - in_flight >= refill {
+            if claimed_some && capacity - in_flight >= refill {
                 continue;
             }
-            let idle = !stopping && inner.concurrency - in_flight >= refill;
+            let idle = !stopping && capacity - in_flight >= refill;
             tokio::select! {
                 () = &mut shutdown, if !stopping => {
                     stopping = true;

@@ -493,3 +493,124 @@ async fn check_missing_statement(binary: &Path, extra: &str) {
         ),
     }
 }
+
+/// A job worker behind PgBouncer in transaction mode: its claims (the admin login) and
+/// its jobs (the application login) each go through a PgBouncer of their own over two
+/// server connections. LISTEN cannot work there, so the worker polls, and every job
+/// still runs once, in its own tenant (docs/pgbouncer.md, README "Job queues").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_worker_behind_pgbouncer_polls_and_runs_each_job_in_its_tenant() {
+    let Some(binary) = pgbouncer() else {
+        eprintln!("skipped: no PgBouncer (run scripts/setup.sh)");
+        return;
+    };
+    if pgbouncer_version(&binary) < PREPARED_STATEMENTS_SINCE {
+        eprintln!("skipped: PgBouncer before 1.21 (one server connection per pool only)");
+        return;
+    }
+    let extra = "max_prepared_statements = 200";
+    let db = TestDatabase::new().expect("db");
+    let tenants = tenants(&db).await;
+    let app_bouncer = Bouncer::start(&binary, &db.url_app(), 2, extra);
+    let admin_bouncer = Bouncer::start(&binary, &db.url_admin(), 2, extra);
+    let pool = PoolConfig::new(app_bouncer.url(&db.url_app()))
+        .context_key(db.context_key())
+        .max_size(4)
+        .build()
+        .expect("tenant pool through pgbouncer");
+    let admin = PoolConfig::new(admin_bouncer.url(&db.url_admin()))
+        .max_size(2)
+        .build_admin()
+        .expect("admin pool through pgbouncer");
+    for &t in &tenants {
+        pool.with_tenant(&TenantContext::new(t), async |conn| {
+            for n in 0..20 {
+                rowguard::jobs::enqueue(
+                    conn,
+                    rowguard::jobs::Enqueue::new("bounced.ledger", serde_json::json!({"n": n})),
+                )
+                .await?;
+            }
+            Ok(())
+        })
+        .await
+        .expect("enqueue");
+    }
+    let worker = rowguard::jobs::Worker::builder(admin.clone(), pool.clone())
+        .handler("bounced.ledger", |job, conn| {
+            Box::pin(async move {
+                diesel::sql_query(
+                    "INSERT INTO events (tenant_id, event_type, payload) \
+                     VALUES ((SELECT rowguard.current_tenant_id()), 'job.ran', jsonb_build_object('job', $1::text, 'for', $2::text))",
+                )
+                .bind::<Text, _>(job.id.to_string())
+                .bind::<Text, _>(job.tenant.to_string())
+                .execute(conn)
+                .await
+                .map_err(rowguard::Error::from)?;
+                Ok(())
+            })
+        })
+        .poll_interval(Duration::from_millis(50))
+        .concurrency(3)
+        .build()
+        .expect("worker");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(async move {
+        worker
+            .run(async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = admin
+            .as_admin("test: jobs left", async |conn| count(conn, "jobs").await)
+            .await
+            .expect("count");
+        if left == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{left} jobs left\n{}",
+            app_bouncer.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = stop.send(());
+    let report = running.await.expect("task").expect("run");
+    assert_eq!(report.completed, (TENANTS * 20) as u64, "{report:?}");
+    // One ledger row per job, each written in the tenant the job was enqueued for.
+    let (rows, misplaced) = admin
+        .as_admin("test: the ledger", async |conn| {
+            Ok((
+                count(
+                    conn,
+                    "(SELECT DISTINCT payload->>'job' FROM events WHERE event_type = 'job.ran') jobs",
+                )
+                .await?,
+                count(
+                    conn,
+                    "events WHERE event_type = 'job.ran' AND payload->>'for' <> tenant_id::text",
+                )
+                .await?,
+            ))
+        })
+        .await
+        .expect("ledger");
+    assert_eq!((rows, misplaced), ((TENANTS * 20) as i64, 0));
+    assert_eq!(
+        admin
+            .as_admin("test: ledger rows", async |conn| count(
+                conn,
+                "events WHERE event_type = 'job.ran'"
+            )
+            .await)
+            .await
+            .expect("rows"),
+        (TENANTS * 20) as i64,
+        "no job ran twice"
+    );
+}
