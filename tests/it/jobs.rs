@@ -12,9 +12,14 @@
 //! - a handler cannot reach another tenant, raise its role, or forge its context;
 //! - a tenant with thousands of queued jobs does not hold back another tenant's one;
 //! - workers wake on NOTIFY, poll without it, skip suspended tenants, and stop
-//!   gracefully.
+//!   gracefully;
+//! - completion batches commit a tenant's jobs together, and fall back to one
+//!   transaction per job when one fails;
+//! - priority and run-at order a tenant's jobs, the heartbeat keeps a long job's lease,
+//!   and dead letters requeue by tenant and by kind.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU32, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -1018,4 +1023,157 @@ async fn completion_batches_commit_together_and_fall_back_to_one_by_one() {
         ids[..6]
     );
     assert_eq!(ledger(&p.0).await.len(), 310, "one committed write per job");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn priority_run_at_heartbeats_and_requeue_by_tenant_or_kind() {
+    let db = TestDatabase::new().expect("db");
+    let p = pools(&db, 4);
+    let tenant = make_tenant(&p.1, "order").await;
+    let other = make_tenant(&p.1, "order-other").await;
+
+    // Within a tenant: lower priority first, then the earlier due time; a job due
+    // later is not claimed before its time.
+    let later = chrono::Utc::now() + chrono::Duration::seconds(2);
+    let scheduled = enqueue(
+        &p.1,
+        tenant,
+        Enqueue::new("test.order", json!({"n": "scheduled"})).run_at(later),
+    )
+    .await;
+    let low = enqueue(
+        &p.1,
+        tenant,
+        Enqueue::new("test.order", json!({"n": "low"})).priority(5),
+    )
+    .await;
+    let high = enqueue(
+        &p.1,
+        tenant,
+        Enqueue::new("test.order", json!({"n": "high"})).priority(-5),
+    )
+    .await;
+    let normal = enqueue(
+        &p.1,
+        tenant,
+        Enqueue::new("test.order", json!({"n": "normal"})),
+    )
+    .await;
+    let order = Arc::new(Mutex::new(
+        Vec::<(Uuid, chrono::DateTime<chrono::Utc>)>::new(),
+    ));
+    let seen = Arc::clone(&order);
+    let built = worker(&p, "test.order", move |job, _conn| {
+        let seen = Arc::clone(&seen);
+        Box::pin(async move {
+            seen.lock()
+                .expect("order")
+                .push((job.id, chrono::Utc::now()));
+            Ok(())
+        })
+    })
+    .concurrency(1)
+    .batch_size(1)
+    .build()
+    .expect("worker");
+    let handle = start(built);
+    eventually(Duration::from_secs(30), "all four ran", || async {
+        order.lock().expect("order").len() == 4
+    })
+    .await;
+    stop(handle).await;
+    let order = order.lock().expect("order").clone();
+    assert_eq!(
+        order.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+        [high, normal, low, scheduled]
+    );
+    assert!(order[3].1 >= later, "the scheduled job waited for its time");
+
+    // A job longer than its lease keeps it: the heartbeat extends it, nothing reaps
+    // it, and it runs once.
+    let long = enqueue(&p.1, tenant, Enqueue::new("test.long", json!({}))).await;
+    let runs = Arc::new(AtomicU32::new(0));
+    let count_runs = Arc::clone(&runs);
+    let built = worker(&p, "test.long", move |job, conn| {
+        let count_runs = Arc::clone(&count_runs);
+        Box::pin(async move {
+            count_runs.fetch_add(1, AtomicOrdering::SeqCst);
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            write_ledger(job, conn).await?;
+            Ok(())
+        })
+    })
+    .lease(Duration::from_millis(900))
+    .build()
+    .expect("worker");
+    // A second worker's reaper runs all along.
+    let reaper = worker(&p, "test.nothing", |_job, _conn| Box::pin(async { Ok(()) }))
+        .lease(Duration::from_millis(900))
+        .build()
+        .expect("reaper");
+    let (h1, h2) = (start(built), start(reaper));
+    eventually(
+        Duration::from_secs(30),
+        "the long job completes",
+        || async { job_row(&p.0, long).await.is_none() },
+    )
+    .await;
+    let (r1, _) = (stop(h1).await, stop(h2).await);
+    assert_eq!((r1.completed, r1.lease_lost), (1, 0), "{r1:?}");
+    assert_eq!(
+        AtomicU32::load(&runs, AtomicOrdering::SeqCst),
+        1,
+        "never reaped and rerun"
+    );
+
+    // Requeue by kind (across tenants) and by tenant.
+    let dead_sql = "UPDATE jobs SET state = 'dead', dead_at = now(), attempts = max_attempts WHERE kind LIKE 'test.dead%'";
+    let mut ids = Vec::new();
+    for (t, kind) in [
+        (tenant, "test.dead_a"),
+        (other, "test.dead_a"),
+        (tenant, "test.dead_b"),
+        (other, "test.dead_b"),
+    ] {
+        ids.push(enqueue(&p.1, t, Enqueue::new(kind, json!({}))).await);
+    }
+    p.0.as_admin("test: dead-letter them", async |conn| {
+        exec(conn, dead_sql).await
+    })
+    .await
+    .expect("dead");
+    let by_kind = admin::requeue(
+        &p.0,
+        &DeadFilter {
+            kind: Some("test.dead_a".into()),
+            ..DeadFilter::default()
+        },
+    )
+    .await
+    .expect("by kind");
+    assert_eq!(by_kind, 2);
+    let by_tenant = admin::requeue(
+        &p.0,
+        &DeadFilter {
+            tenant: Some(other),
+            ..DeadFilter::default()
+        },
+    )
+    .await
+    .expect("by tenant");
+    assert_eq!(by_tenant, 1, "only other's test.dead_b was still dead");
+    let mut states = Vec::new();
+    for id in &ids {
+        let row = job_row(&p.0, *id).await.expect("row");
+        states.push((row.state, row.attempts));
+    }
+    assert_eq!(
+        states,
+        [
+            ("ready".to_owned(), 0),
+            ("ready".to_owned(), 0),
+            ("dead".to_owned(), 10),
+            ("ready".to_owned(), 0)
+        ]
+    );
 }
