@@ -301,14 +301,7 @@ async fn horizon(
         .poll_interval(Duration::from_millis(100))
         .build()
         .expect("worker");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(async move {
-        worker
-            .run(async move {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let running = rowguard_testkit::fixtures::RunningWorker::start(worker);
     // The producer: 100 jobs every 100 ms.
     let producer_url = url.to_owned();
     let producer_tenants = tenants.to_vec();
@@ -370,6 +363,5 @@ async fn horizon(
     }
     producing.store(false, Ordering::SeqCst);
     producer.join().expect("producer");
-    let _ = stop.send(());
-    let _ = running.await;
+    running.stop().await;
 }

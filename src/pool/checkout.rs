@@ -148,10 +148,11 @@ impl bb8::ErrorSink<ConnectionError> for ConnectErrors {
 
 /// A checked-out connection and its place in the queue. The connection goes back to
 /// bb8 before the permit is released (fields drop in order), so the next caller in
-/// line finds it idle.
-pub(crate) struct Checkout<'a> {
-    pub(crate) conn: PooledConnection<'a, Manager>,
-    _permit: tokio::sync::SemaphorePermit<'a>,
+/// line finds it idle. Owned (it borrows nothing from the pool), so a transaction can
+/// outlive the call that opened it ([`super::TenantTx`]).
+pub(crate) struct Checkout {
+    pub(crate) conn: PooledConnection<'static, Manager>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
 }
 
 /// The pool both [`super::TenantPool`] and [`super::AdminPool`] are built on.
@@ -215,18 +216,21 @@ impl Core {
     /// a few checkouts in 20,000 waited past a 5 s timeout that way. Callers
     /// therefore first take a permit from a FIFO semaphore with one permit per
     /// connection, so bb8 only ever sees as many callers as it has connections.
-    pub(crate) async fn checkout(&self) -> Result<Checkout<'_>> {
+    pub(crate) async fn checkout(&self) -> Result<Checkout> {
         let started = Instant::now();
         let timed_out = || match self.connect_errors.since(started) {
             Some(e) => Error::ConnectionLost(format!("cannot connect: {e}")),
             None => Error::PoolTimeout(self.config.checkout_timeout),
         };
-        let permit = tokio::time::timeout(self.config.checkout_timeout, self.fair.acquire())
-            .await
-            .map_err(|_| timed_out())?
-            .map_err(|_| Error::Config("the pool was closed".to_owned()))?;
+        let permit = tokio::time::timeout(
+            self.config.checkout_timeout,
+            Arc::clone(&self.fair).acquire_owned(),
+        )
+        .await
+        .map_err(|_| timed_out())?
+        .map_err(|_| Error::Config("the pool was closed".to_owned()))?;
         for _ in 0..=self.config.max_size {
-            let mut conn = self.pool.get().await.map_err(|e| match e {
+            let mut conn = self.pool.get_owned().await.map_err(|e| match e {
                 bb8::RunError::TimedOut => timed_out(),
                 bb8::RunError::User(e) => Error::ConnectionLost(e.to_string()),
             })?;

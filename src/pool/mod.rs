@@ -50,6 +50,7 @@ mod conn;
 mod login;
 mod pipeline;
 pub(crate) mod tls;
+mod tx;
 pub(crate) mod wire;
 
 use std::sync::Arc;
@@ -69,6 +70,7 @@ pub(crate) use coded::code_of;
 pub use config::PoolConfig;
 pub use conn::{AdminConn, TenantConn};
 pub(crate) use login::PRIVILEGES_SQL;
+pub use tx::TenantTx;
 
 use crate::context::ContextKey;
 use crate::error::{Error, Result};
@@ -160,7 +162,7 @@ impl TenantPool {
     }
 
     /// Checks out a connection; the first checkout checks the login first.
-    async fn checkout(&self) -> Result<checkout::Checkout<'_>> {
+    async fn checkout(&self) -> Result<checkout::Checkout> {
         let mut checkout = self.core.checkout().await?;
         let verdict = self
             .login
@@ -277,6 +279,29 @@ impl TenantPool {
         }
         .instrument(span)
         .await
+    }
+
+    /// Opens a transaction acting for `ctx` that the caller holds and ends
+    /// ([`TenantTx::commit`], [`TenantTx::rollback`]; dropped, it rolls back), for code
+    /// that cannot put the transaction's work in one closure: a web request's
+    /// extractor opens it, the handler uses it, the response decides its end. It acts
+    /// exactly as [`TenantPool::with_tenant`]'s transaction does, and holds its pooled
+    /// connection until it ends.
+    ///
+    /// Round trips: none here when the statement cache is on (`BEGIN` and the context
+    /// go out with the first statement); one with it off.
+    ///
+    /// # Errors
+    /// [`Error::PoolTimeout`], [`Error::ConnectionLost`] and [`Error::UnsafeLogin`] as
+    /// for any checkout; with the statement cache off, the opening's own failure
+    /// ([`Error::TenantSuspended`], ...). With it on, that failure comes with the first
+    /// statement or the commit.
+    pub async fn begin(&self, ctx: &TenantContext) -> Result<TenantTx> {
+        let mut checkout = self.checkout().await?;
+        let set = self.context_statement(ctx);
+        let pipelined = self.core.config.statement_cache;
+        pipeline::open(&mut checkout.conn.session, set, pipelined).await?;
+        Ok(TenantTx::new(checkout, *ctx))
     }
 
     /// The active tenant with `slug`, before any tenant is known (a request's path or

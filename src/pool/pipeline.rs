@@ -50,7 +50,7 @@ impl Begin {
 
 /// Runs `body` in one transaction whose context statement is `set`: sends `begin` and
 /// `set` ([`send_opening`]: without waiting when `pipelined`), runs `body`, commits or
-/// rolls back, and then checks the opening's replies.
+/// rolls back, and then checks the opening's replies ([`close`]).
 pub(crate) async fn transaction<Q, R, B>(
     session: &mut Session,
     begin: Begin,
@@ -64,6 +64,22 @@ where
 {
     send_opening(session, begin, set, pipelined).await?;
     let result = body(session).await;
+    close(session, result).await
+}
+
+/// Opens a transaction on `session` that its caller holds ([`super::TenantTx`]): the
+/// opening of [`transaction`], whose end is [`close`].
+pub(crate) async fn open<Q>(session: &mut Session, set: Q, pipelined: bool) -> Result<()>
+where
+    Q: QueryFragment<Pg> + QueryId + Send + 'static,
+{
+    send_opening(session, Begin::Default, set, pipelined).await
+}
+
+/// Ends the transaction open on `session`: commits when `result` is `Ok`, rolls back
+/// otherwise, and then checks the opening's replies (a failed opening explains
+/// whatever the transaction then ran into).
+pub(crate) async fn close<R>(session: &mut Session, result: Result<R>) -> Result<R> {
     let outcome = finish(&mut session.conn, &session.wire, result).await;
     session.ctx = None;
     discard_if_statements_lost(&mut session.conn, &session.wire);

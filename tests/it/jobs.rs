@@ -31,10 +31,9 @@ use rowguard::jobs::{self, Backoff, ClaimedJob, Enqueue, Worker, WorkerReport};
 use rowguard::models::MemberRole;
 use rowguard::pool::{AdminPool, TenantConn, TenantPool};
 use rowguard::{control, Error, TenantContext, TenantId};
-use rowguard_testkit::fixtures::{count, exec, make_tenant, make_user};
+use rowguard_testkit::fixtures::{count, exec, make_tenant, make_user, RunningWorker};
 use rowguard_testkit::server::TestDatabase;
 use serde_json::json;
-use tokio::sync::watch;
 use uuid::Uuid;
 
 /// A worker of `pools` for `kind` with `handler`, polling every 50 ms.
@@ -55,27 +54,6 @@ where
     Worker::builder(pools.0.clone(), pools.1.clone())
         .handler(kind, handler)
         .poll_interval(Duration::from_millis(50))
-}
-
-/// Runs `worker` on a task until the returned sender says stop.
-fn start(worker: Worker) -> (watch::Sender<bool>, tokio::task::JoinHandle<WorkerReport>) {
-    let (stop, mut stopped) = watch::channel(false);
-    let task = tokio::spawn(async move {
-        worker
-            .run(async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            })
-            .await
-            .expect("worker run")
-    });
-    (stop, task)
-}
-
-async fn stop(
-    handle: (watch::Sender<bool>, tokio::task::JoinHandle<WorkerReport>),
-) -> WorkerReport {
-    handle.0.send(true).expect("stop");
-    handle.1.await.expect("worker task")
 }
 
 /// Waits until `check` holds, for at most `limit`.
@@ -341,7 +319,7 @@ async fn four_workers_run_two_thousand_jobs_of_five_tenants_exactly_once() {
         .batch_size(10)
         .build()
         .expect("worker");
-        handles.push(start(built));
+        handles.push(RunningWorker::start(built));
     }
     eventually(Duration::from_secs(120), "the queue drains", || async {
         jobs_left(&p.0, "test.ledger").await == 0
@@ -349,7 +327,7 @@ async fn four_workers_run_two_thousand_jobs_of_five_tenants_exactly_once() {
     .await;
     let mut total = WorkerReport::default();
     for h in handles {
-        let r = stop(h).await;
+        let r = h.stop().await;
         assert!(r.completed > 0, "every worker did some of the work: {r:?}");
         total.completed += r.completed;
         total.retried += r.retried + r.dead_lettered + r.lease_lost + r.unrecorded;
@@ -425,7 +403,7 @@ async fn failures_back_off_dead_letter_at_the_limit_and_requeue() {
     })
     .build()
     .expect("worker");
-    let handle = start(built);
+    let handle = RunningWorker::start(built);
 
     eventually(Duration::from_secs(30), "the flaky job is dead", || async {
         job_row(&p.0, failing)
@@ -521,7 +499,7 @@ async fn failures_back_off_dead_letter_at_the_limit_and_requeue() {
         Some(1),
         "a requeued job starts its attempts over"
     );
-    let report = stop(handle).await;
+    let report = handle.stop().await;
     assert_eq!(report.completed, 1);
     assert_eq!(report.retried, 2);
     assert_eq!(report.dead_lettered, 2);
@@ -556,11 +534,10 @@ async fn a_dead_worker_s_job_runs_again_after_its_lease() {
     .lease(Duration::from_secs(2))
     .build()
     .expect("worker");
-    let (_keep, task) = start(doomed);
+    let doomed = RunningWorker::start(doomed);
     started.notified().await;
     let died = Instant::now();
-    task.abort();
-    let _ = task.await;
+    doomed.kill().await;
     assert_eq!(
         job_row(&p.0, job).await.map(|r| r.state).as_deref(),
         Some("running")
@@ -583,12 +560,12 @@ async fn a_dead_worker_s_job_runs_again_after_its_lease() {
     .lease(Duration::from_secs(2))
     .build()
     .expect("worker");
-    let handle = start(heir);
+    let handle = RunningWorker::start(heir);
     eventually(Duration::from_secs(30), "the job completes", || async {
         job_row(&p.0, job).await.is_none()
     })
     .await;
-    let report = stop(handle).await;
+    let report = handle.stop().await;
     assert_eq!(report.completed, 1);
     let runs = runs.lock().expect("runs").clone();
     assert_eq!(runs.len(), 1);
@@ -665,7 +642,7 @@ async fn a_handler_cannot_leave_its_tenant() {
     })
     .build()
     .expect("worker");
-    let handle = start(built);
+    let handle = RunningWorker::start(built);
     for id in &ids {
         eventually(
             Duration::from_secs(30),
@@ -678,7 +655,7 @@ async fn a_handler_cannot_leave_its_tenant() {
         job_row(&p.0, reader).await.is_none()
     })
     .await;
-    stop(handle).await;
+    handle.stop().await;
     assert_eq!(
         *seen.lock().expect("seen"),
         Some(0),
@@ -742,7 +719,7 @@ async fn a_big_backlog_does_not_hold_back_another_tenant() {
     .batch_size(4)
     .build()
     .expect("worker");
-    let handle = start(built);
+    let handle = RunningWorker::start(built);
     eventually(
         Duration::from_secs(30),
         "the backlog is being worked",
@@ -757,7 +734,7 @@ async fn a_big_backlog_does_not_hold_back_another_tenant() {
         || async { starts.lock().expect("starts").contains(&small) },
     )
     .await;
-    let report = stop(handle).await;
+    let report = handle.stop().await;
     let starts = starts.lock().expect("starts").clone();
     let position = starts.iter().position(|t| *t == small).expect("started");
     // Bound: the claim in flight when the job was enqueued (at most `concurrency` jobs)
@@ -788,7 +765,7 @@ async fn workers_wake_on_notify_poll_without_it_skip_suspended_tenants_and_stop_
         .listen(db.url_admin())
         .build()
         .expect("worker");
-    let handle = start(listening);
+    let handle = RunningWorker::start(listening);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let woken = enqueue(&p.1, tenant, Enqueue::new("test.wake", json!({}))).await;
     eventually(
@@ -797,13 +774,13 @@ async fn workers_wake_on_notify_poll_without_it_skip_suspended_tenants_and_stop_
         || async { done.lock().expect("done").contains(&woken) },
     )
     .await;
-    stop(handle).await;
+    handle.stop().await;
 
     // Without LISTEN it polls.
     let polling = worker(&p, "test.wake", recorder(Arc::clone(&done), Duration::ZERO))
         .build()
         .expect("worker");
-    let handle = start(polling);
+    let handle = RunningWorker::start(polling);
     let polled = enqueue(&p.1, tenant, Enqueue::new("test.wake", json!({}))).await;
     eventually(
         Duration::from_secs(10),
@@ -840,7 +817,7 @@ async fn workers_wake_on_notify_poll_without_it_skip_suspended_tenants_and_stop_
         || async { done.lock().expect("done").contains(&parked) },
     )
     .await;
-    stop(handle).await;
+    handle.stop().await;
 
     // Graceful shutdown: the running job finishes and completes; nothing new is claimed.
     let slow = Worker::builder(p.0.clone(), p.1.clone())
@@ -854,7 +831,7 @@ async fn workers_wake_on_notify_poll_without_it_skip_suspended_tenants_and_stop_
         .expect("worker");
     let first = enqueue(&p.1, tenant, Enqueue::new("test.slow", json!({}))).await;
     let second = enqueue(&p.1, tenant, Enqueue::new("test.slow", json!({}))).await;
-    let handle = start(slow);
+    let handle = RunningWorker::start(slow);
     eventually(
         Duration::from_secs(10),
         "the first slow job is running",
@@ -868,7 +845,7 @@ async fn workers_wake_on_notify_poll_without_it_skip_suspended_tenants_and_stop_
         },
     )
     .await;
-    let report = stop(handle).await;
+    let report = handle.stop().await;
     assert_eq!(report.completed, 1, "the running job finished: {report:?}");
     let mut left = Vec::new();
     for id in [first, second] {
@@ -906,6 +883,37 @@ struct IdOnly {
     id: Uuid,
 }
 
+/// A worker for `kind` with completion batches of ten, `concurrency` batches at once
+/// and claims as large: its handler records each run (job, attempt) in `runs`, writes
+/// the ledger, and fails the first attempt of a job whose payload says `fail_once`.
+fn fail_once_batches(
+    p: &(AdminPool, TenantPool),
+    kind: &str,
+    runs: Arc<Mutex<Vec<(Uuid, i32)>>>,
+    concurrency: usize,
+) -> Worker {
+    worker(p, kind, move |job, conn| {
+        let runs = Arc::clone(&runs);
+        Box::pin(async move {
+            runs.lock().expect("runs").push((job.id, job.attempt));
+            write_ledger(job, conn).await?;
+            if job.payload["fail_once"] == true && job.attempt == 1 {
+                return Err("a fail_once job fails its first attempt".into());
+            }
+            Ok(())
+        })
+    })
+    .concurrency(concurrency)
+    .batch_size(concurrency)
+    .complete_in_batches(10)
+    .backoff(Backoff {
+        base: Duration::from_millis(50),
+        max: Duration::from_millis(50),
+    })
+    .build()
+    .expect("worker")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn completion_batches_commit_together_and_fall_back_to_one_by_one() {
     let db = TestDatabase::new().expect("db");
@@ -927,34 +935,14 @@ async fn completion_batches_commit_together_and_fall_back_to_one_by_one() {
             enqueued.insert(id, t.as_uuid());
         }
     }
-    let runs = Arc::new(Mutex::new(BTreeMap::<Uuid, u32>::new()));
-    let seen = Arc::clone(&runs);
-    let built = worker(&p, "test.batch", move |job, conn| {
-        let seen = Arc::clone(&seen);
-        Box::pin(async move {
-            *seen.lock().expect("runs").entry(job.id).or_default() += 1;
-            write_ledger(job, conn).await?;
-            if job.payload["fail_once"] == true && job.attempt == 1 {
-                return Err("first attempts of this one fail".into());
-            }
-            Ok(())
-        })
-    })
-    .concurrency(20)
-    .batch_size(20)
-    .complete_in_batches(10)
-    .backoff(Backoff {
-        base: Duration::from_millis(50),
-        max: Duration::from_millis(50),
-    })
-    .build()
-    .expect("worker");
-    let handle = start(built);
+    let runs = Arc::new(Mutex::new(Vec::<(Uuid, i32)>::new()));
+    let built = fail_once_batches(&p, "test.batch", Arc::clone(&runs), 20);
+    let handle = RunningWorker::start(built);
     eventually(Duration::from_secs(60), "the queue drains", || async {
         jobs_left(&p.0, "test.batch").await == 0
     })
     .await;
-    let report = stop(handle).await;
+    let report = handle.stop().await;
     assert_eq!(report.completed, 300, "{report:?}");
     assert_eq!(report.retried, 2, "{report:?}");
 
@@ -966,7 +954,13 @@ async fn completion_batches_commit_together_and_fall_back_to_one_by_one() {
     for (tenant, job) in &rows {
         assert_eq!(enqueued.get(job), Some(tenant));
     }
-    assert!(runs.lock().expect("runs").values().all(|&n| n >= 1));
+    let ran: BTreeSet<Uuid> = runs
+        .lock()
+        .expect("runs")
+        .iter()
+        .map(|(id, _)| *id)
+        .collect();
+    assert_eq!(ran.len(), 300, "every job's handler ran");
 
     // One batch, exactly: ten jobs of one tenant claimed at once, the sixth failing its
     // first attempt. The batch rolls back; its jobs run again one by one (the first five
@@ -985,33 +979,13 @@ async fn completion_batches_commit_together_and_fall_back_to_one_by_one() {
         );
     }
     let order = Arc::new(Mutex::new(Vec::<(Uuid, i32)>::new()));
-    let seen = Arc::clone(&order);
-    let built = worker(&p, "test.solo", move |job, conn| {
-        let seen = Arc::clone(&seen);
-        Box::pin(async move {
-            seen.lock().expect("order").push((job.id, job.attempt));
-            write_ledger(job, conn).await?;
-            if job.payload["fail_once"] == true && job.attempt == 1 {
-                return Err("the sixth fails its first attempt".into());
-            }
-            Ok(())
-        })
-    })
-    .concurrency(10)
-    .batch_size(10)
-    .complete_in_batches(10)
-    .backoff(Backoff {
-        base: Duration::from_millis(50),
-        max: Duration::from_millis(50),
-    })
-    .build()
-    .expect("worker");
-    let handle = start(built);
+    let built = fail_once_batches(&p, "test.solo", Arc::clone(&order), 10);
+    let handle = RunningWorker::start(built);
     eventually(Duration::from_secs(30), "the solo queue drains", || async {
         jobs_left(&p.0, "test.solo").await == 0
     })
     .await;
-    let report = stop(handle).await;
+    let report = handle.stop().await;
     assert_eq!((report.completed, report.retried), (10, 1), "{report:?}");
     let order = order.lock().expect("order").clone();
     let runs_of = |id: &Uuid| order.iter().filter(|(j, _)| j == id).count();
@@ -1076,12 +1050,12 @@ async fn priority_run_at_heartbeats_and_requeue_by_tenant_or_kind() {
     .batch_size(1)
     .build()
     .expect("worker");
-    let handle = start(built);
+    let handle = RunningWorker::start(built);
     eventually(Duration::from_secs(30), "all four ran", || async {
         order.lock().expect("order").len() == 4
     })
     .await;
-    stop(handle).await;
+    handle.stop().await;
     let order = order.lock().expect("order").clone();
     assert_eq!(
         order.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
@@ -1111,14 +1085,14 @@ async fn priority_run_at_heartbeats_and_requeue_by_tenant_or_kind() {
         .lease(Duration::from_millis(900))
         .build()
         .expect("reaper");
-    let (h1, h2) = (start(built), start(reaper));
+    let (h1, h2) = (RunningWorker::start(built), RunningWorker::start(reaper));
     eventually(
         Duration::from_secs(30),
         "the long job completes",
         || async { job_row(&p.0, long).await.is_none() },
     )
     .await;
-    let (r1, _) = (stop(h1).await, stop(h2).await);
+    let (r1, _) = (h1.stop().await, h2.stop().await);
     assert_eq!((r1.completed, r1.lease_lost), (1, 0), "{r1:?}");
     assert_eq!(
         AtomicU32::load(&runs, AtomicOrdering::SeqCst),

@@ -12,6 +12,7 @@ mod domains;
 mod downstream;
 mod failure;
 mod harness;
+mod held_tx;
 mod isolation;
 mod jobs;
 mod load;

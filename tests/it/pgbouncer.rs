@@ -555,14 +555,7 @@ async fn a_job_worker_behind_pgbouncer_polls_and_runs_each_job_in_its_tenant() {
         .concurrency(3)
         .build()
         .expect("worker");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(async move {
-        worker
-            .run(async move {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let running = rowguard_testkit::fixtures::RunningWorker::start(worker);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let left = admin
@@ -579,8 +572,7 @@ async fn a_job_worker_behind_pgbouncer_polls_and_runs_each_job_in_its_tenant() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let _ = stop.send(());
-    let report = running.await.expect("task").expect("run");
+    let report = running.stop().await;
     assert_eq!(report.completed, (TENANTS * 20) as u64, "{report:?}");
     // One ledger row per job, each written in the tenant the job was enqueued for.
     let (rows, misplaced) = admin

@@ -85,29 +85,7 @@ pub enum JobsCommand {
     /// event naming the job), demo.sleep (payload {"ms": N, "until_attempt": K}: sleeps
     /// N ms on attempts up to K, then writes demo.ledger's event) and demo.fail (always
     /// fails).
-    Work {
-        /// The kinds to run, comma-separated (default: all of them).
-        #[arg(long, value_delimiter = ',')]
-        kinds: Vec<String>,
-        /// Jobs run at once.
-        #[arg(long, default_value_t = 4)]
-        concurrency: usize,
-        /// Most jobs per claim.
-        #[arg(long, default_value_t = 10)]
-        batch: usize,
-        /// The lease, in seconds.
-        #[arg(long, default_value_t = 30.0)]
-        lease: f64,
-        /// How often to look for jobs without a notification, in milliseconds.
-        #[arg(long, default_value_t = 1000)]
-        poll_ms: u64,
-        /// Do not LISTEN (behind a transaction-mode pooler); poll only.
-        #[arg(long)]
-        no_listen: bool,
-        /// Print the final report as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Work(WorkArgs),
 }
 
 /// `rowguard jobs dead-letter`'s commands.
@@ -235,27 +213,7 @@ async fn run(command: JobsCommand) -> Result<ExitCode> {
             });
             Ok(ExitCode::SUCCESS)
         }
-        JobsCommand::Work {
-            kinds,
-            concurrency,
-            batch,
-            lease,
-            poll_ms,
-            no_listen,
-            json,
-        } => {
-            work(WorkArgs {
-                admin,
-                kinds,
-                concurrency,
-                batch,
-                lease,
-                poll_ms,
-                no_listen,
-                json,
-            })
-            .await
-        }
+        JobsCommand::Work(args) => work(admin, args).await,
     }
 }
 
@@ -272,18 +230,33 @@ async fn filter(
     Ok(DeadFilter { id, tenant, kind })
 }
 
-struct WorkArgs {
-    admin: rowguard::pool::AdminPool,
+/// `rowguard jobs work`'s arguments.
+#[derive(clap::Args, Debug)]
+pub struct WorkArgs {
+    /// The kinds to run, comma-separated (default: all of them).
+    #[arg(long, value_delimiter = ',')]
     kinds: Vec<String>,
+    /// Jobs run at once.
+    #[arg(long, default_value_t = 4)]
     concurrency: usize,
+    /// Most jobs per claim.
+    #[arg(long, default_value_t = 10)]
     batch: usize,
+    /// The lease, in seconds.
+    #[arg(long, default_value_t = 30.0)]
     lease: f64,
+    /// How often to look for jobs without a notification, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
     poll_ms: u64,
+    /// Do not LISTEN (behind a transaction-mode pooler); poll only.
+    #[arg(long)]
     no_listen: bool,
+    /// Print the final report as JSON.
+    #[arg(long)]
     json: bool,
 }
 
-async fn work(args: WorkArgs) -> Result<ExitCode> {
+async fn work(admin: rowguard::pool::AdminPool, args: WorkArgs) -> Result<ExitCode> {
     let kinds: Vec<String> = if args.kinds.is_empty() {
         DEMO_KINDS.iter().map(|k| (*k).to_owned()).collect()
     } else {
@@ -299,8 +272,8 @@ async fn work(args: WorkArgs) -> Result<ExitCode> {
         return Err(Error::InvalidInput("--lease is at least 0.1 s".into()));
     }
     let max = u32::try_from(args.concurrency + 2).unwrap_or(u32::MAX);
-    let tenants = tenant_pool(max, Some(&args.admin)).await?;
-    let mut builder = Worker::builder(args.admin.clone(), tenants)
+    let tenants = tenant_pool(max, Some(&admin)).await?;
+    let mut builder = Worker::builder(admin, tenants)
         .concurrency(args.concurrency)
         .batch_size(args.batch)
         .lease(Duration::from_secs_f64(args.lease))

@@ -92,3 +92,43 @@ where
 {
     Ok(diesel::sql_query(sql).execute(conn).await?)
 }
+
+/// A job worker running on a task of its own until [`RunningWorker::stop`].
+pub struct RunningWorker {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<rowguard::Result<rowguard::jobs::WorkerReport>>,
+}
+
+impl RunningWorker {
+    /// Starts `worker` on a task; it runs until [`RunningWorker::stop`].
+    pub fn start(worker: rowguard::jobs::Worker) -> RunningWorker {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            worker
+                .run(async move {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        RunningWorker { stop, task }
+    }
+
+    /// Shuts the worker down gracefully and returns its report.
+    ///
+    /// # Panics
+    /// When the worker's run failed or its task panicked: a test fixture.
+    pub async fn stop(self) -> rowguard::jobs::WorkerReport {
+        let _ = self.stop.send(());
+        self.task
+            .await
+            .expect("the worker's task")
+            .expect("the worker's run")
+    }
+
+    /// Kills the worker as a crash would: its task is aborted mid-job, nothing is
+    /// completed, failed or released, and its heartbeats stop.
+    pub async fn kill(self) {
+        self.task.abort();
+        let _ = self.task.await;
+    }
+}

@@ -120,32 +120,19 @@ fn enqueue_work_dead_letter_requeue_and_stats() {
         &db,
         &["--tenant", "jobs-cli", "demo.fail", "--max-attempts", "1"],
     );
-    let again = jobs(
-        &db,
-        &[
-            "enqueue",
-            "--tenant",
-            "jobs-cli",
-            "demo.ledger",
-            "--key",
-            "once",
-            "--json",
-        ],
-    );
+    let keyed = [
+        "enqueue",
+        "--tenant",
+        "jobs-cli",
+        "demo.ledger",
+        "--key",
+        "once",
+        "--json",
+    ];
+    let (again, dup) = (jobs(&db, &keyed), jobs(&db, &keyed));
     assert_exit(&again, 0);
+    assert_exit(&dup, 0);
     assert_eq!(json(&again)["created"], true);
-    let dup = jobs(
-        &db,
-        &[
-            "enqueue",
-            "--tenant",
-            "jobs-cli",
-            "demo.ledger",
-            "--key",
-            "once",
-            "--json",
-        ],
-    );
     assert_eq!(json(&dup)["created"], false);
     assert_eq!(json(&dup)["id"], json(&again)["id"]);
 
