@@ -1,0 +1,119 @@
+//! Who is calling: the request's [`TenantContext`], from a session token.
+
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::header;
+use axum::http::request::Parts;
+use rowguard::pool::TenantPool;
+use rowguard::resolve::Resolver;
+use rowguard::TenantContext;
+
+use crate::problem::ApiError;
+
+/// What the extractors and the middleware need: the tenant pool, and optionally a
+/// resolver (to check the `Host` against the session's tenant) and the name of a
+/// session cookie.
+#[derive(Clone)]
+pub struct RowguardState {
+    pub(crate) tenants: TenantPool,
+    resolver: Option<Resolver>,
+    cookie: Option<String>,
+}
+
+impl RowguardState {
+    /// Sessions from `Authorization: Bearer <token>` only, no host check.
+    pub fn new(tenants: TenantPool) -> Self {
+        RowguardState {
+            tenants,
+            resolver: None,
+            cookie: None,
+        }
+    }
+
+    /// Also checks each request's `Host`: when `resolver` maps it to a tenant, the
+    /// session must be that tenant's (else 403, `tenant-mismatch`).
+    pub fn resolver(mut self, resolver: Resolver) -> Self {
+        self.resolver = Some(resolver);
+        self
+    }
+
+    /// Also reads the session token from the cookie `name` when there is no
+    /// `Authorization` header.
+    pub fn cookie(mut self, name: impl Into<String>) -> Self {
+        self.cookie = Some(name.into());
+        self
+    }
+
+    /// The tenant pool, for `fetch`-style one-round-trip reads in handlers.
+    pub fn tenants(&self) -> &TenantPool {
+        &self.tenants
+    }
+}
+
+/// The caller: the tenant, user and role of the request's live session.
+///
+/// Rejections: 401 (`unauthorized`) without a token or with one that names no live
+/// session (unknown, expired, revoked, user or tenant not active); 403
+/// (`tenant-mismatch`) when the host names another tenant; 503 when the look-up could
+/// not run. Resolved once per request (kept in its extensions).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Caller(pub TenantContext);
+
+impl<S> FromRequestParts<S> for Caller
+where
+    RowguardState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        if let Some(known) = parts.extensions.get::<Caller>() {
+            return Ok(*known);
+        }
+        let st = RowguardState::from_ref(state);
+        let token = token(parts, st.cookie.as_deref()).ok_or_else(ApiError::unauthorized)?;
+        let ctx = rowguard::auth::resolve_session(&st.tenants, &token)
+            .await?
+            .ok_or_else(ApiError::unauthorized)?;
+        if let (Some(resolver), Some(host)) = (&st.resolver, host(parts)) {
+            if let Some(tenant) = resolver.host(&host).await? {
+                if tenant != ctx.tenant_id {
+                    return Err(ApiError::tenant_mismatch());
+                }
+            }
+        }
+        tracing::Span::current().record("tenant", tracing::field::display(ctx.tenant_id));
+        parts.extensions.insert(Caller(ctx));
+        Ok(Caller(ctx))
+    }
+}
+
+/// The bearer token, else the session cookie's value.
+fn token(parts: &Parts, cookie: Option<&str>) -> Option<String> {
+    if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
+        let value = value.to_str().ok()?;
+        let (scheme, token) = value.split_once(' ')?;
+        return (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
+            .then(|| token.trim().to_owned());
+    }
+    let name = cookie?;
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// The request's host: the `Host` header, else the URI's authority.
+fn host(parts: &Parts) -> Option<String> {
+    parts
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| parts.uri.authority().map(|a| a.as_str().to_owned()))
+}
