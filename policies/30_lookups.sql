@@ -68,6 +68,30 @@ REVOKE ALL ON FUNCTION rowguard.resolve_session(bytea) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rowguard.resolve_session(bytea) TO rowguard_app, rowguard_admin;
 COMMENT ON FUNCTION rowguard.resolve_session(bytea) IS 'Pre-tenant look-up: (tenant_id, user_id, member_role) of an unrevoked, unexpired session of an active user in an active tenant, by the sha256 of its bearer token; touches last_used_at at most once a minute. No row for anything else.';
 
+-- The status of the tenant of a session that would be live but for its tenant:
+-- unrevoked, unexpired, the user active. Called only after resolve_session found
+-- nothing, so that a suspended or closed tenant's users are told so (a typed error)
+-- rather than that their token is unknown. NULL for every other token. The holder of
+-- the token learns its own tenant's status, nothing else.
+CREATE OR REPLACE FUNCTION rowguard.session_tenant_status(token_hash bytea)
+  RETURNS text
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+    SELECT t.status::pg_catalog.text
+      FROM public.sessions s
+      JOIN public.users u ON u.tenant_id OPERATOR(pg_catalog.=) s.tenant_id AND u.id OPERATOR(pg_catalog.=) s.user_id
+      JOIN public.tenants t ON t.id OPERATOR(pg_catalog.=) s.tenant_id
+     WHERE s.token_hash OPERATOR(pg_catalog.=) session_tenant_status.token_hash
+       AND s.revoked_at IS NULL
+       AND s.expires_at OPERATOR(pg_catalog.>) pg_catalog.now()
+       AND u.status OPERATOR(pg_catalog.=) 'active'
+  $$;
+ALTER FUNCTION rowguard.session_tenant_status(bytea) OWNER TO rowguard_admin;
+REVOKE ALL ON FUNCTION rowguard.session_tenant_status(bytea) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rowguard.session_tenant_status(bytea) TO rowguard_app, rowguard_admin;
+COMMENT ON FUNCTION rowguard.session_tenant_status(bytea) IS 'Pre-tenant look-up: the status (active, suspended, closed) of the tenant of an unrevoked, unexpired session of an active user, by the sha256 of its bearer token; NULL for any other token. Lets a suspended tenant''s users be told so.';
+
 -- (tenant_id, invite_id) of a pending invite: not accepted, unexpired, tenant active.
 -- By the sha256 of its token, like resolve_session.
 DROP FUNCTION IF EXISTS rowguard.resolve_invite(text);

@@ -97,13 +97,15 @@ pub async fn sign_in(
 }
 
 /// The context of the live session holding `token`: its tenant, user and the user's
-/// current role; `None` when the token is unknown, expired or revoked, the user is not
-/// active or the tenant is not active. Touches the session's `last_used_at`, at most
-/// once a minute. One round trip once prepared; nothing is cached, so a revocation
-/// takes effect at once.
+/// current role; `None` when the token is unknown, expired or revoked, or the user is
+/// not active. Touches the session's `last_used_at`, at most once a minute. One round
+/// trip once prepared (two when the session does not resolve); nothing is cached, so a
+/// revocation takes effect at once.
 ///
 /// # Errors
-/// As [`TenantPool::fetch`].
+/// [`Error::TenantSuspended`] or [`Error::TenantClosed`] for a session that would be
+/// live but for its tenant, so its user is told why rather than that the token is
+/// unknown; otherwise as [`TenantPool::fetch`].
 pub async fn resolve_session(pool: &TenantPool, token: &str) -> Result<Option<TenantContext>> {
     session_context(pool, token::hash(token)).await
 }
@@ -111,7 +113,14 @@ pub async fn resolve_session(pool: &TenantPool, token: &str) -> Result<Option<Te
 /// [`resolve_session`] from the token's hash.
 async fn session_context(pool: &TenantPool, hash: [u8; 32]) -> Result<Option<TenantContext>> {
     let Some((tenant, user, role)) = pool.session_look_up(hash).await? else {
-        return Ok(None);
+        // A second look-up on this path only: is it the tenant that is not active?
+        return match pool.session_tenant_status(hash).await?.as_deref() {
+            Some("suspended") => Err(Error::TenantSuspended(
+                "the session's tenant is suspended".into(),
+            )),
+            Some("closed") => Err(Error::TenantClosed("the session's tenant is closed".into())),
+            _ => Ok(None),
+        };
     };
     let role: MemberRole = role.parse()?;
     Ok(Some(

@@ -93,6 +93,10 @@ mod lookups {
         fn resolve_session(token_hash: diesel::sql_types::Bytea) -> diesel::pg::sql_types::Record<(diesel::sql_types::Uuid, diesel::sql_types::Uuid, diesel::sql_types::Text)>;
     }
     diesel::define_sql_function! {
+        #[sql_name = "rowguard.session_tenant_status"]
+        fn session_tenant_status(token_hash: diesel::sql_types::Bytea) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
+    }
+    diesel::define_sql_function! {
         #[sql_name = "rowguard.resolve_invite"]
         fn resolve_invite(token_hash: diesel::sql_types::Bytea) -> diesel::pg::sql_types::Record<(diesel::sql_types::Uuid, diesel::sql_types::Uuid)>;
     }
@@ -350,6 +354,20 @@ impl TenantPool {
             )))
             .await?;
         Ok(rows.into_iter().next())
+    }
+
+    /// The status of the tenant of the session whose token hashes to `token_hash`, when
+    /// that session would be live but for its tenant: `rowguard.session_tenant_status`.
+    pub(crate) async fn session_tenant_status(
+        &self,
+        token_hash: [u8; 32],
+    ) -> Result<Option<String>> {
+        let rows: Vec<Option<String>> = self
+            .look_up(diesel::select(lookups::session_tenant_status(
+                token_hash.to_vec(),
+            )))
+            .await?;
+        Ok(rows.into_iter().next().flatten())
     }
 
     /// `(tenant, invite)` of the pending invite whose token hashes to `token_hash`:

@@ -156,7 +156,12 @@ async fn only_live_sessions_resolve() {
     rowguard::control::suspend(&admin, t)
         .await
         .expect("suspend");
-    assert_eq!(auth::resolve_session(&pool, &token).await.expect("r"), None);
+    // Told why, not that the token is unknown.
+    let suspended = auth::resolve_session(&pool, &token).await;
+    assert!(
+        matches!(suspended, Err(Error::TenantSuspended(_))),
+        "{suspended:?}"
+    );
     rowguard::control::resume(&admin, t).await.expect("resume");
     assert!(auth::resolve_session(&pool, &token)
         .await

@@ -2,7 +2,8 @@
 //! client (reqwest), signed in as users of two tenants, against the real database.
 //!
 //! - each caller sees only its own tenant's rows; the other tenant's ids give 404;
-//! - no token, or a token that names no live session, gives 401; every error is
+//! - no token, or a token that names no live session, gives 401, and a suspended
+//!   tenant's session 403 (`tenant-suspended`); every error is
 //!   `application/problem+json` with the request id, which every response carries;
 //! - a success commits the request's transaction, an error response rolls it back,
 //!   and a request cancelled mid-handler leaves nothing written;
@@ -253,6 +254,22 @@ async fn each_caller_sees_its_own_tenant_and_errors_are_problems() {
     )
     .await;
     assert_eq!(status, 404);
+
+    // A suspended tenant's session: 403 with its own type, not 401.
+    let admin = db.admin_pool(1).expect("admin");
+    control::suspend(&admin, b.tenant).await.expect("suspend");
+    let (status, body) = problem(
+        http.get(url("/tasks"))
+            .bearer_auth(&b.token)
+            .send()
+            .await
+            .expect("suspended"),
+    )
+    .await;
+    assert_eq!(
+        (status, body["type"].as_str()),
+        (403, Some("urn:rowguard:problem:tenant-suspended"))
+    );
 
     // No token, a malformed header, a token that names no session: 401.
     for request in [
