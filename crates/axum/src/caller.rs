@@ -17,6 +17,40 @@ pub struct RowguardState {
     pub(crate) tenants: TenantPool,
     resolver: Option<Resolver>,
     cookie: Option<String>,
+    jwt: Option<Jwt>,
+}
+
+/// How bearer JWTs are verified: the key and the rules (algorithm, expiry, audience,
+/// issuer), as `jsonwebtoken` takes them.
+#[derive(Clone)]
+pub struct Jwt {
+    key: jsonwebtoken::DecodingKey,
+    validation: jsonwebtoken::Validation,
+}
+
+impl Jwt {
+    /// Tokens signed with `key` under `validation` (which sets the algorithm, and
+    /// requires `exp` unless told otherwise).
+    pub fn new(key: jsonwebtoken::DecodingKey, validation: jsonwebtoken::Validation) -> Self {
+        Jwt { key, validation }
+    }
+
+    /// HS256 tokens signed with `secret`, `exp` required.
+    pub fn hs256(secret: &[u8]) -> Self {
+        Self::new(
+            jsonwebtoken::DecodingKey::from_secret(secret),
+            jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256),
+        )
+    }
+}
+
+/// The claims a JWT must carry to name a caller: `tenant` (a tenant id), `sub` (a user
+/// id) and `role` (owner, admin, member or viewer); `exp` as the validation requires.
+#[derive(serde::Deserialize)]
+struct Claims {
+    tenant: rowguard::TenantId,
+    sub: rowguard::UserId,
+    role: String,
 }
 
 impl RowguardState {
@@ -26,6 +60,7 @@ impl RowguardState {
             tenants,
             resolver: None,
             cookie: None,
+            jwt: None,
         }
     }
 
@@ -43,13 +78,22 @@ impl RowguardState {
         self
     }
 
+    /// Also accepts bearer JWTs verified by `jwt`, whose claims name the caller
+    /// (`tenant`, `sub`, `role`). A bearer token with three dot-separated parts is
+    /// taken for a JWT; anything else is looked up as a session token.
+    pub fn jwt(mut self, jwt: Jwt) -> Self {
+        self.jwt = Some(jwt);
+        self
+    }
+
     /// The tenant pool, for `fetch`-style one-round-trip reads in handlers.
     pub fn tenants(&self) -> &TenantPool {
         &self.tenants
     }
 }
 
-/// The caller: the tenant, user and role of the request's live session.
+/// The caller: the tenant, user and role of the request's live session, or of its
+/// verified JWT.
 ///
 /// Rejections: 401 (`unauthorized`) without a token or with one that names no live
 /// session (unknown, expired, revoked, user or tenant not active); 403
@@ -71,9 +115,12 @@ where
         }
         let st = RowguardState::from_ref(state);
         let token = token(parts, st.cookie.as_deref()).ok_or_else(ApiError::unauthorized)?;
-        let ctx = rowguard::auth::resolve_session(&st.tenants, &token)
-            .await?
-            .ok_or_else(ApiError::unauthorized)?;
+        let ctx = match &st.jwt {
+            Some(jwt) if token.split('.').count() == 3 => from_jwt(jwt, &token)?,
+            _ => rowguard::auth::resolve_session(&st.tenants, &token)
+                .await?
+                .ok_or_else(ApiError::unauthorized)?,
+        };
         if let (Some(resolver), Some(host)) = (&st.resolver, host(parts)) {
             if let Some(tenant) = resolver.host(&host).await? {
                 if tenant != ctx.tenant_id {
@@ -85,6 +132,21 @@ where
         parts.extensions.insert(Caller(ctx));
         Ok(Caller(ctx))
     }
+}
+
+/// The caller a verified JWT names; 401 for a JWT that does not verify (signature,
+/// expiry, audience) or lacks a claim.
+fn from_jwt(jwt: &Jwt, token: &str) -> Result<TenantContext, ApiError> {
+    let data = jsonwebtoken::decode::<Claims>(token, &jwt.key, &jwt.validation).map_err(|e| {
+        tracing::debug!(error = %e, "a bearer JWT did not verify");
+        ApiError::unauthorized()
+    })?;
+    let role: rowguard::MemberRole = data
+        .claims
+        .role
+        .parse()
+        .map_err(|_| ApiError::unauthorized())?;
+    Ok(TenantContext::new(data.claims.tenant).with_user(data.claims.sub, role))
 }
 
 /// The bearer token, else the session cookie's value.

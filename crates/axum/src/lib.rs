@@ -12,8 +12,9 @@
 //!   transaction, which rolls back.
 //! - [`Caller`] resolves the request to a [`TenantContext`] from a session token
 //!   (`Authorization: Bearer`, or the configured cookie) through the control plane's
-//!   session look-up. With a resolver, the `Host` names a tenant too, and a token of
-//!   another tenant is refused (403, `tenant-mismatch`).
+//!   session look-up, or from a bearer JWT verified with a configured key ([`Jwt`];
+//!   claims `tenant`, `sub`, `role`). With a resolver, the `Host` names a tenant too,
+//!   and a token of another tenant is refused (403, `tenant-mismatch`).
 //! - [`Tx`] is the request's transaction, begun on first use: a handler that takes no
 //!   `Tx`, or never calls [`Tx::conn`], costs no connection.
 //! - [`ApiError`] maps [`rowguard::Error`] to statuses and problem types.
@@ -49,7 +50,7 @@ mod caller;
 mod problem;
 mod tx;
 
-pub use caller::{Caller, RowguardState};
+pub use caller::{Caller, Jwt, RowguardState};
 pub use problem::{request_id, ApiError};
 pub use tx::{middleware, Tx};
 

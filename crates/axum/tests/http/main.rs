@@ -8,6 +8,8 @@
 //! - a success commits the request's transaction, an error response rolls it back,
 //!   and a request cancelled mid-handler leaves nothing written;
 //! - a token of one tenant sent to another tenant's host is refused (403);
+//! - a bearer JWT verified with the configured key names the caller; one signed with
+//!   another key, expired, missing a claim or naming an unknown role gives 401;
 //! - a request that needs no database opens no connection; a pool with no free
 //!   connection gives 503 with `Retry-After`.
 
@@ -480,4 +482,102 @@ async fn errors_map_to_statuses_and_types() {
             "no internal detail: {text}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verified_jwt_names_the_caller_and_nothing_else_does() {
+    let db = TestDatabase::new().expect("db");
+    let pool = db.app_pool(4).expect("pool");
+    let a = signed_in(&db, &pool, "jwt-a").await;
+    let b = signed_in(&db, &pool, "jwt-b").await;
+    add_task(&pool, a.tenant, "a's task").await;
+    add_task(&pool, b.tenant, "b's task").await;
+    let secret = b"a test secret of enough length, 32+";
+    let resolver = Resolver::builder(pool.clone())
+        .base_domain("example.test")
+        .build()
+        .expect("resolver");
+    let state = RowguardState::new(pool.clone())
+        .jwt(rowguard_axum::Jwt::hs256(secret))
+        .resolver(resolver);
+    let addr = serve(state).await;
+    let http = reqwest::Client::new();
+    let url = format!("http://{addr}/tasks");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("epoch")
+        .as_secs() as i64;
+    let exp = |secs: i64| now + secs;
+    let sign = |claims: Value, key: &[u8]| {
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(key),
+        )
+        .expect("sign")
+    };
+    let user = Uuid::now_v7();
+    let good = sign(
+        json!({"tenant": a.tenant.to_string(), "sub": user.to_string(), "role": "viewer", "exp": exp(600)}),
+        secret,
+    );
+    let seen: Vec<String> = http
+        .get(&url)
+        .bearer_auth(&good)
+        .send()
+        .await
+        .expect("jwt")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(seen, ["a's task"], "the JWT's tenant, and only it");
+
+    // Not verified: another key, expired, a claim missing, an unknown role: 401.
+    for bad in [
+        sign(
+            json!({"tenant": b.tenant.to_string(), "sub": user.to_string(), "role": "owner", "exp": exp(600)}),
+            b"another secret, just as long as the first",
+        ),
+        sign(
+            json!({"tenant": a.tenant.to_string(), "sub": user.to_string(), "role": "viewer", "exp": exp(-600)}),
+            secret,
+        ),
+        sign(
+            json!({"tenant": a.tenant.to_string(), "role": "viewer", "exp": exp(600)}),
+            secret,
+        ),
+        sign(
+            json!({"tenant": a.tenant.to_string(), "sub": user.to_string(), "role": "superuser", "exp": exp(600)}),
+            secret,
+        ),
+    ] {
+        let (status, body) =
+            problem(http.get(&url).bearer_auth(&bad).send().await.expect("bad")).await;
+        assert_eq!(
+            (status, body["type"].as_str()),
+            (401, Some("urn:rowguard:problem:unauthorized"))
+        );
+    }
+    // A verified JWT of tenant A sent to tenant B's host: refused.
+    let (status, body) = problem(
+        http.get(&url)
+            .header("host", format!("{}.example.test", b.slug))
+            .bearer_auth(&good)
+            .send()
+            .await
+            .expect("replayed"),
+    )
+    .await;
+    assert_eq!(
+        (status, body["type"].as_str()),
+        (403, Some("urn:rowguard:problem:tenant-mismatch"))
+    );
+    // Session tokens still work beside JWTs.
+    let by_session = http
+        .get(&url)
+        .bearer_auth(&b.token)
+        .send()
+        .await
+        .expect("session");
+    assert_eq!(by_session.status(), 200);
 }
