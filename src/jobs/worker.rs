@@ -313,6 +313,8 @@ impl Worker {
         let mut report = WorkerReport::default();
         // Tasks, each running one job or one completion batch, and the jobs they hold.
         let mut running: JoinSet<Vec<Outcome>> = JoinSet::new();
+        // How many jobs each task holds, to give their room back whatever becomes of it.
+        let mut held: HashMap<tokio::task::Id, usize> = HashMap::new();
         let mut in_flight = 0usize;
         // Jobs held at most: `concurrency` transactions of `completion_batch` jobs each.
         let capacity = inner.concurrency * inner.completion_batch;
@@ -337,7 +339,9 @@ impl Worker {
                         claimed_some = !jobs.is_empty();
                         in_flight += jobs.len();
                         for group in batches(jobs, inner.completion_batch) {
-                            running.spawn(execute_batch(Arc::clone(inner), group));
+                            let n = group.len();
+                            let task = running.spawn(execute_batch(Arc::clone(inner), group));
+                            held.insert(task.id(), n);
                         }
                     }
                     Err(error) => {
@@ -359,8 +363,14 @@ impl Worker {
                     stopping = true;
                     tracing::info!(worker = %inner.id, running = in_flight, "worker stopping");
                 }
-                Some(done) = running.join_next(), if !running.is_empty() => {
-                    in_flight -= record(&mut report, done);
+                Some(done) = running.join_next_with_id(), if !running.is_empty() => {
+                    let id = match &done {
+                        Ok((id, _)) => *id,
+                        Err(error) => error.id(),
+                    };
+                    let jobs = held.remove(&id).unwrap_or(0);
+                    in_flight = in_flight.saturating_sub(jobs);
+                    record(&mut report, done.map(|(_, outcomes)| outcomes), jobs);
                 }
                 woke = next_notification(&mut listener), if idle => {
                     if !woke {
@@ -436,11 +446,14 @@ async fn next_notification(listener: &mut Option<Listener>) -> bool {
     }
 }
 
-/// Adds a task's outcomes to `report`; returns how many jobs the task held.
+/// Adds a task's outcomes to `report`; a task that failed (a panic in rowguard's own
+/// code: handlers' panics are caught) counts its `jobs` as unrecorded, and their leases
+/// return them.
 fn record(
     report: &mut WorkerReport,
     done: std::result::Result<Vec<Outcome>, tokio::task::JoinError>,
-) -> usize {
+    jobs: usize,
+) {
     match done {
         Ok(outcomes) => {
             for outcome in &outcomes {
@@ -453,14 +466,10 @@ fn record(
                     Outcome::Unrecorded => report.unrecorded += 1,
                 }
             }
-            outcomes.len()
         }
-        // The task catches its handlers' panics; a panic here is rowguard's own bug, and
-        // the jobs' leases return them. A task holds at most `completion_batch` jobs.
         Err(error) => {
-            report.unrecorded += 1;
-            tracing::error!(%error, "a job task failed");
-            1
+            report.unrecorded += jobs as u64;
+            tracing::error!(%error, jobs, "a job task failed");
         }
     }
 }
