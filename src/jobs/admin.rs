@@ -123,6 +123,13 @@ pub struct DeadFilter {
     pub kind: Option<String>,
 }
 
+/// The dead letters of `jobs j` a [`DeadFilter`] selects, bound as `$1` (id), `$2`
+/// (tenant) and `$3` (kind) by [`DeadFilter::binds`]: what listing and requeueing share.
+const DEAD_SELECTED: &str = "j.state = 'dead'
+                    AND ($1::uuid IS NULL OR j.id = $1)
+                    AND ($2::uuid IS NULL OR j.tenant_id = $2)
+                    AND ($3::text IS NULL OR j.kind = $3)";
+
 impl DeadFilter {
     fn binds(&self) -> (Option<Uuid>, Option<Uuid>, Option<&str>) {
         (
@@ -151,17 +158,14 @@ pub async fn dead_letters(
     let (id, tenant, kind) = filter.binds();
     admin
         .as_admin("jobs: list dead letters", async |conn| {
-            Ok(diesel::sql_query(
+            Ok(diesel::sql_query(format!(
                 "SELECT j.tenant_id, t.slug AS tenant, j.id, j.kind, j.payload, j.attempts,
                         j.last_error, j.dead_at
                    FROM jobs j JOIN tenants t ON t.id = j.tenant_id
-                  WHERE j.state = 'dead'
-                    AND ($1::uuid IS NULL OR j.id = $1)
-                    AND ($2::uuid IS NULL OR j.tenant_id = $2)
-                    AND ($3::text IS NULL OR j.kind = $3)
+                  WHERE {DEAD_SELECTED}
                   ORDER BY j.dead_at DESC, j.id DESC
-                  LIMIT $4",
-            )
+                  LIMIT $4"
+            ))
             .bind::<Nullable<SqlUuid>, _>(id)
             .bind::<Nullable<SqlUuid>, _>(tenant)
             .bind::<Nullable<Text>, _>(kind)
@@ -189,13 +193,10 @@ pub async fn requeue(admin: &AdminPool, filter: &DeadFilter) -> Result<usize> {
     let (id, tenant, kind) = filter.binds();
     admin
         .as_admin("jobs: requeue dead letters", async |conn| {
-            let n = diesel::sql_query(
-                "UPDATE jobs SET state = 'ready', attempts = 0, dead_at = NULL, next_attempt_at = now()
-                  WHERE state = 'dead'
-                    AND ($1::uuid IS NULL OR id = $1)
-                    AND ($2::uuid IS NULL OR tenant_id = $2)
-                    AND ($3::text IS NULL OR kind = $3)",
-            )
+            let n = diesel::sql_query(format!(
+                "UPDATE jobs j SET state = 'ready', attempts = 0, dead_at = NULL, next_attempt_at = now()
+                  WHERE {DEAD_SELECTED}"
+            ))
             .bind::<Nullable<SqlUuid>, _>(id)
             .bind::<Nullable<SqlUuid>, _>(tenant)
             .bind::<Nullable<Text>, _>(kind)

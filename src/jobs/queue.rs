@@ -177,29 +177,11 @@ impl From<ClaimedRow> for ClaimedJob {
     }
 }
 
-/// Completes `job` inside the handler's transaction: deletes it if `worker` still holds
-/// it. `false` when it does not (the lease expired and the job was returned or claimed
-/// again): the caller must roll back.
+/// Completes `jobs` (one job, or a completion batch, all of the connection's tenant)
+/// inside the handlers' transaction: deletes them, with one statement, if `worker` still
+/// holds every one. `false` when it does not (a lease expired and the job was returned
+/// or claimed again): the caller must roll back.
 pub(crate) async fn complete(
-    conn: &mut TenantConn,
-    job: &ClaimedJob,
-    worker: &str,
-) -> Result<bool> {
-    let n = diesel::sql_query(
-        "DELETE FROM jobs WHERE tenant_id = $1 AND id = $2 AND state = 'running' AND locked_by = $3",
-    )
-    .bind::<SqlUuid, _>(job.tenant.as_uuid())
-    .bind::<SqlUuid, _>(job.id)
-    .bind::<Text, _>(worker)
-    .execute(conn)
-    .await?;
-    Ok(n == 1)
-}
-
-/// Completes every job of `jobs` (all of the connection's tenant) inside the batch's
-/// transaction, with one statement. `false` unless `worker` still held every one of
-/// them: the caller must roll back.
-pub(crate) async fn complete_all(
     conn: &mut TenantConn,
     jobs: &[ClaimedJob],
     worker: &str,

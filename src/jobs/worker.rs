@@ -495,24 +495,7 @@ async fn execute_batch(inner: Arc<Inner>, jobs: Vec<ClaimedJob>) -> Vec<Outcome>
         let together = inner
             .tenants
             .with_tenant(&ctx, async |conn| {
-                for job in &jobs {
-                    let Some(handler) = inner.handlers.get(&job.kind) else {
-                        return Err(Error::JobFailed(format!("no handler for {}", job.kind)));
-                    };
-                    match AssertUnwindSafe(handler.run(job, conn))
-                        .catch_unwind()
-                        .await
-                    {
-                        Ok(Ok(())) => {}
-                        Ok(Err(error)) => return Err(Error::JobFailed(error.to_string())),
-                        Err(_) => return Err(Error::JobFailed("handler panicked".into())),
-                    }
-                }
-                if queue::complete_all(conn, &jobs, &inner.id).await? {
-                    Ok(())
-                } else {
-                    Err(Error::LeaseLost)
-                }
+                run_and_complete(&inner, &jobs, conn, &mut None).await
             })
             .await;
         match together {
@@ -546,39 +529,52 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "a non-string panic payload".to_owned())
 }
 
+/// Runs the handlers of `jobs` (one tenant's: one job, or a completion batch) in order
+/// on `conn`, then completes them all. The first handler that fails or panics stops it
+/// with [`Error::JobFailed`], its text also left in `failure`; completing a job this
+/// worker no longer holds is [`Error::LeaseLost`]. The caller's transaction rolls back
+/// on either.
+async fn run_and_complete(
+    inner: &Inner,
+    jobs: &[ClaimedJob],
+    conn: &mut TenantConn,
+    failure: &mut Option<String>,
+) -> Result<()> {
+    for job in jobs {
+        let Some(handler) = inner.handlers.get(&job.kind) else {
+            return Err(Error::JobFailed(format!("no handler for {}", job.kind)));
+        };
+        let text = match AssertUnwindSafe(handler.run(job, conn))
+            .catch_unwind()
+            .await
+        {
+            Ok(Ok(())) => continue,
+            Ok(Err(error)) => error.to_string(),
+            Err(payload) => format!("handler panicked: {}", panic_message(payload.as_ref())),
+        };
+        *failure = Some(text.clone());
+        return Err(Error::JobFailed(text));
+    }
+    if queue::complete(conn, jobs, &inner.id).await? {
+        Ok(())
+    } else {
+        Err(Error::LeaseLost)
+    }
+}
+
 /// Runs one claimed job in its tenant's context and records how it ended.
 async fn execute(inner: Arc<Inner>, job: ClaimedJob) -> Outcome {
-    let Some(handler) = inner.handlers.get(&job.kind).cloned() else {
+    if !inner.handlers.contains_key(&job.kind) {
         // Claims ask only for the kinds this worker has handlers for.
         return Outcome::Unrecorded;
-    };
+    }
     let ctx = TenantContext::new(job.tenant);
     let span = tracing::info_span!("job", worker = %inner.id, tenant = %job.tenant, job = %job.id, kind = %job.kind, attempt = job.attempt);
     let mut failure: Option<String> = None;
     let result = inner
         .tenants
         .with_tenant(&ctx, async |conn| {
-            match AssertUnwindSafe(handler.run(&job, conn))
-                .catch_unwind()
-                .await
-            {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => {
-                    let text = error.to_string();
-                    failure = Some(text.clone());
-                    return Err(Error::JobFailed(text));
-                }
-                Err(payload) => {
-                    let text = format!("handler panicked: {}", panic_message(payload.as_ref()));
-                    failure = Some(text.clone());
-                    return Err(Error::JobFailed(text));
-                }
-            }
-            if queue::complete(conn, &job, &inner.id).await? {
-                Ok(())
-            } else {
-                Err(Error::LeaseLost)
-            }
+            run_and_complete(&inner, std::slice::from_ref(&job), conn, &mut failure).await
         })
         .await;
     let error = match result {
