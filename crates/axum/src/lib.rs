@@ -40,7 +40,7 @@
 //! let state = RowguardState::new(pool);
 //! let app: Router = Router::new()
 //!     .route("/tasks", get(titles))
-//!     .layer(axum::middleware::from_fn_with_state(state.clone(), rowguard_axum::middleware))
+//!     .layer(axum::middleware::from_fn(rowguard_axum::middleware))
 //!     .with_state(state);
 //! # let _ = app;
 //! # }

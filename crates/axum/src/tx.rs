@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{FromRef, FromRequestParts, Request, State};
+use axum::extract::{FromRef, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::HeaderValue;
 use axum::middleware::Next;
@@ -21,12 +21,8 @@ struct Slot(Arc<Mutex<Option<TenantTx>>>);
 
 /// Serves one request: its id, its span, and the end of its transaction (commit on a
 /// 2xx or 3xx response, rollback otherwise; a failed commit becomes the response).
-/// Install it with `axum::middleware::from_fn_with_state(state, rowguard_axum::middleware)`.
-pub async fn middleware(
-    State(_state): State<RowguardState>,
-    mut req: Request,
-    next: Next,
-) -> Response {
+/// Install it with `axum::middleware::from_fn(rowguard_axum::middleware)`.
+pub async fn middleware(mut req: Request, next: Next) -> Response {
     let id = req
         .headers()
         .get("x-request-id")

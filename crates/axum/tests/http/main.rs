@@ -97,10 +97,7 @@ fn app(state: RowguardState) -> Router {
         .route("/whoami", get(whoami))
         .route("/tasks", get(list).post(create))
         .route("/tasks/{id}", get(get_one))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            rowguard_axum::middleware,
-        ))
+        .layer(axum::middleware::from_fn(rowguard_axum::middleware))
         .with_state(state)
 }
 
