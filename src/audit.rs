@@ -31,7 +31,6 @@
 //! # Ok(()) }
 //! ```
 
-use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
@@ -42,6 +41,7 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 pub use crate::models::AuditLogEntry;
+pub use crate::page::Cursor;
 use crate::pool::{AdminConn, TenantConn};
 use crate::schema::audit_log;
 use crate::{Error, Result, TenantId, UserId};
@@ -58,55 +58,6 @@ pub const MAX_LIMIT: i64 = 1000;
 
 /// Rows per page unless [`AuditQuery::limit`] says otherwise.
 pub const DEFAULT_LIMIT: i64 = 50;
-
-/// Where a page ended: the next page starts after this row, in newest-first order.
-///
-/// Opaque: pass on the text [`fmt::Display`] prints and read it back with
-/// [`str::parse`]; its contents may change between versions.
-///
-/// ```
-/// use rowguard::audit::Cursor;
-/// assert!("not a cursor".parse::<Cursor>().is_err());
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Cursor {
-    created_at: DateTime<Utc>,
-    id: Uuid,
-}
-
-impl Cursor {
-    /// The cursor that continues after `entry`.
-    pub fn after(entry: &AuditLogEntry) -> Self {
-        Self {
-            created_at: entry.created_at,
-            id: entry.id,
-        }
-    }
-}
-
-impl fmt::Display for Cursor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{:x}.{}",
-            self.created_at.timestamp_micros(),
-            self.id.simple()
-        )
-    }
-}
-
-impl FromStr for Cursor {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self> {
-        let bad = || Error::InvalidInput(format!("not an audit cursor: {s:?}"));
-        let (micros, id) = s.split_once('.').ok_or_else(bad)?;
-        let micros = i64::from_str_radix(micros, 16).map_err(|_| bad())?;
-        let created_at = DateTime::<Utc>::from_timestamp_micros(micros).ok_or_else(bad)?;
-        let id = Uuid::try_parse(id).map_err(|_| bad())?;
-        Ok(Self { created_at, id })
-    }
-}
 
 /// Who acted, as [`AuditQuery::actor`] filters.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -280,10 +231,10 @@ impl AuditQuery {
         }
         if let Some(c) = self.after {
             // The first condition bounds the index range; the second is the keyset.
-            q = q.filter(audit_log::created_at.le(c.created_at)).filter(
+            q = q.filter(audit_log::created_at.le(c.created_at())).filter(
                 audit_log::created_at
-                    .lt(c.created_at)
-                    .or(audit_log::id.lt(c.id)),
+                    .lt(c.created_at())
+                    .or(audit_log::id.lt(c.id())),
             );
         }
         Ok(q)
@@ -295,7 +246,7 @@ impl AuditQuery {
             rows.pop();
         }
         let next = if more {
-            rows.last().map(Cursor::after)
+            rows.last().map(|e| Cursor::new(e.created_at, e.id))
         } else {
             None
         };

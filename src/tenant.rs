@@ -136,6 +136,14 @@ pub enum MemberRole {
 }
 
 impl MemberRole {
+    /// Every role, most privileged first.
+    pub const ALL: &'static [MemberRole] = &[
+        MemberRole::Owner,
+        MemberRole::Admin,
+        MemberRole::Member,
+        MemberRole::Viewer,
+    ];
+
     /// The role's name as stored in the database and in `app.role`.
     pub const fn as_str(self) -> &'static str {
         match self {

@@ -134,6 +134,33 @@ where
     }
 }
 
+/// The request's raw session token: the bearer token, else the configured cookie's
+/// value; 401 when there is none. For sign-out, which hands it to
+/// `rowguard::auth::sign_out`; it resolves nothing by itself.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionToken(pub String);
+
+impl std::fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionToken(..)")
+    }
+}
+
+impl<S> FromRequestParts<S> for SessionToken
+where
+    RowguardState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let st = RowguardState::from_ref(state);
+        token(parts, st.cookie.as_deref())
+            .map(SessionToken)
+            .ok_or_else(ApiError::unauthorized)
+    }
+}
+
 /// The caller a verified JWT names; 401 for a JWT that does not verify (signature,
 /// expiry, audience) or lacks a claim.
 fn from_jwt(jwt: &Jwt, token: &str) -> Result<TenantContext, ApiError> {

@@ -50,7 +50,7 @@ mod caller;
 mod problem;
 mod tx;
 
-pub use caller::{Caller, Jwt, RowguardState};
+pub use caller::{Caller, Jwt, RowguardState, SessionToken};
 pub use problem::{request_id, ApiError};
 pub use tx::{middleware, Tx};
 

@@ -68,6 +68,11 @@ impl ApiError {
         )
     }
 
+    /// 403: the caller's role may not do this.
+    pub fn forbidden() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden")
+    }
+
     /// 404.
     pub fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not-found", "Not found")
@@ -111,7 +116,7 @@ impl From<Error> for ApiError {
         use StatusCode as S;
         match e {
             Error::NotFound | Error::UnknownTenant(_) => Self::not_found(),
-            Error::Forbidden(_) => Self::new(S::FORBIDDEN, "forbidden", "Forbidden"),
+            Error::Forbidden(_) => Self::forbidden(),
             Error::TenantSuspended(_) => {
                 Self::new(S::FORBIDDEN, "tenant-suspended", "This tenant is suspended")
             }
@@ -141,6 +146,50 @@ impl From<Error> for ApiError {
             }
             other => Self::internal(&other.to_string()),
         }
+    }
+}
+
+/// An extractor's rejection of a malformed request, with its explanation as the
+/// detail (it describes only the request): 400 `bad-request` (malformed JSON), 413
+/// `too-large`, 415 `unsupported-media-type` (a body that is not `application/json`),
+/// 422 `invalid-input` (JSON or a query string of the wrong shape).
+fn rejected(status: StatusCode, detail: String) -> ApiError {
+    let (kind, title) = match status {
+        StatusCode::UNPROCESSABLE_ENTITY => ("invalid-input", "Invalid input"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("too-large", "The request body is too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported-media-type",
+            "The body must be application/json",
+        ),
+        _ => ("bad-request", "Malformed request"),
+    };
+    ApiError {
+        detail: Some(detail),
+        ..ApiError::new(status, kind, title)
+    }
+}
+
+/// Use `ApiError` as the rejection of `Json` (with axum's `FromRequest` derive, or
+/// `Result<Json<T>, JsonRejection>` and `?`): see [`ApiError`] for the statuses.
+impl From<axum::extract::rejection::JsonRejection> for ApiError {
+    fn from(r: axum::extract::rejection::JsonRejection) -> Self {
+        rejected(r.status(), r.body_text())
+    }
+}
+
+/// A query string of the wrong shape: 422 `invalid-input`.
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(r: axum::extract::rejection::QueryRejection) -> Self {
+        rejected(StatusCode::UNPROCESSABLE_ENTITY, r.body_text())
+    }
+}
+
+/// A path that does not parse (an id that is not a UUID) names nothing: 404, as a
+/// well-formed id that names nothing does.
+impl From<axum::extract::rejection::PathRejection> for ApiError {
+    fn from(r: axum::extract::rejection::PathRejection) -> Self {
+        tracing::debug!(rejection = %r.body_text(), "a path that names nothing");
+        Self::not_found()
     }
 }
 

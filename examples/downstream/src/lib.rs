@@ -38,14 +38,11 @@
 
 #![warn(missing_docs)]
 
-use std::collections::BTreeSet;
-
 use chrono::{DateTime, Utc};
-use diesel::migration::MigrationSource;
-use diesel::pg::{Pg, PgConnection};
+use diesel::pg::PgConnection;
 use diesel::{ExpressionMethods, Insertable, QueryDsl, Queryable, Selectable, SelectableHelper};
 use diesel_async::RunQueryDsl;
-use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations};
 use rowguard::tenant::TenantConn;
 use rowguard::TenantId;
 use serde::{Deserialize, Serialize};
@@ -62,24 +59,15 @@ use schema::notes;
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!();
 
 /// Applies rowguard's pending migrations, then this crate's, and returns the versions
-/// it ran, in order.
-///
-/// Both sets record their versions in the same `__diesel_schema_migrations` table.
-/// A version in both sets would make one of the two migrations count as applied when
-/// the other is: it is refused before anything runs. Run it as the role that owns the
-/// tables (`rowguard.protect_table` requires it).
+/// it ran, in order: [`rowguard::migrations::run_pending_with`] with [`MIGRATIONS`]
+/// (a version in both sets is refused before anything runs). Run it as the role that
+/// owns the tables (`rowguard.protect_table` requires it).
 ///
 /// # Errors
 /// [`rowguard::Error::Migration`] when a version is in both sets or a migration fails
 /// (that migration's transaction rolls back; the ones before it stay applied).
 pub fn run_migrations(conn: &mut PgConnection) -> rowguard::Result<Vec<String>> {
-    check_versions()?;
-    let mut ran = rowguard::migrations::run_pending(conn)?;
-    let ours = conn
-        .run_pending_migrations(MIGRATIONS)
-        .map_err(|e| rowguard::Error::Migration(e.to_string()))?;
-    ran.extend(ours.into_iter().map(|v| v.to_string()));
-    Ok(ran)
+    rowguard::migrations::run_pending_with(conn, &MIGRATIONS)
 }
 
 /// Reverts every applied migration of both sets, newest version first, down to an
@@ -89,50 +77,7 @@ pub fn run_migrations(conn: &mut PgConnection) -> rowguard::Result<Vec<String>> 
 /// [`rowguard::Error::Migration`] when a migration fails to revert, or when the newest
 /// applied version is in neither set.
 pub fn revert_all(conn: &mut PgConnection) -> rowguard::Result<Vec<String>> {
-    let ours = versions(&MIGRATIONS)?;
-    let mut reverted = Vec::new();
-    loop {
-        let applied = conn
-            .applied_migrations()
-            .map_err(|e| rowguard::Error::Migration(e.to_string()))?;
-        let Some(newest) = applied.iter().max().map(|v| v.to_string()) else {
-            return Ok(reverted);
-        };
-        let version = if ours.contains(&newest) {
-            conn.revert_last_migration(MIGRATIONS)
-        } else {
-            conn.revert_last_migration(rowguard::migrations::MIGRATIONS)
-        }
-        .map_err(|e| rowguard::Error::Migration(e.to_string()))?;
-        reverted.push(version.to_string());
-    }
-}
-
-/// The versions of a set of migrations.
-fn versions(source: &impl MigrationSource<Pg>) -> rowguard::Result<BTreeSet<String>> {
-    Ok(source
-        .migrations()
-        .map_err(|e| rowguard::Error::Migration(e.to_string()))?
-        .iter()
-        .map(|m| m.name().version().to_string())
-        .collect())
-}
-
-/// Refuses versions that are in both rowguard's migrations and this crate's.
-fn check_versions() -> rowguard::Result<()> {
-    let theirs = versions(&rowguard::migrations::MIGRATIONS)?;
-    let both: Vec<String> = versions(&MIGRATIONS)?
-        .intersection(&theirs)
-        .cloned()
-        .collect();
-    if both.is_empty() {
-        Ok(())
-    } else {
-        Err(rowguard::Error::Migration(format!(
-            "versions in both rowguard's migrations and this crate's: {}; rename this crate's migration directories to a later date",
-            both.join(", ")
-        )))
-    }
+    rowguard::migrations::revert_all_with(conn, &MIGRATIONS)
 }
 
 /// A row of `notes`: a free-text note, optionally about a deal.
