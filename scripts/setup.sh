@@ -179,6 +179,16 @@ if ! "$PG18/bin/postgres" --version 2>/dev/null | grep -q ' 18\.'; then
 fi
 log "PostgreSQL 18: $("$PG18/bin/postgres" --version), pgvector $(grep default_version "$PG18/share/extension/vector.control" | tr -dc '0-9.'), at $PG18/bin"
 
+# schemathesis (PyPI), for the example API's fuzz test (examples/api/tests/e2e/fuzz.rs),
+# in a virtual environment of its own.
+ST_VERSION=4.32.5
+ST_VENV=/opt/rowguard/schemathesis
+if ! "$ST_VENV/bin/st" --version 2>/dev/null | grep -q " $ST_VERSION\$"; then
+  log "installing schemathesis $ST_VERSION into $ST_VENV"
+  [ -x "$ST_VENV/bin/pip" ] || $SUDO python3 -m venv "$ST_VENV" 2>/dev/null || { apt_install_missing python3-venv; $SUDO python3 -m venv "$ST_VENV"; }
+  $SUDO "$ST_VENV/bin/pip" install -q --disable-pip-version-check "schemathesis==$ST_VERSION"
+fi
+
 if ! command -v diesel >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/diesel" ]; then
   log "installing diesel_cli (postgres only); this compiles for a few minutes once"
   cargo install diesel_cli --version '~2.3' --no-default-features --features postgres --locked -q

@@ -30,6 +30,13 @@ pub fn request_id() -> Option<String> {
 /// | `InvalidToken` | 401 | `unauthorized` |
 /// | `PoolTimeout`, `ConnectionLost`, `StatementTimeout` | 503, `Retry-After: 1` | `unavailable` |
 /// | anything else | 500 | `internal` (logged, never shown) |
+///
+/// From axum's extractor rejections (use `ApiError` as the rejection of `Json`, `Query`
+/// and `Path`, e.g. with axum's `FromRequest` derive and `#[from_request(via(axum::Json),
+/// rejection(ApiError))]`): malformed JSON 400 `bad-request`, a body that is not JSON
+/// 415 `unsupported-media-type`, too large 413 `too-large`, JSON or a query of the
+/// wrong shape 422 `invalid-input` (the rejection's text is the detail), a path that
+/// does not parse 404 `not-found`.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,

@@ -65,8 +65,10 @@ pub struct DocumentPage {
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
     /// The `next` of the previous page.
+    #[param(pattern = r"^[0-9a-f]{1,16}\.[0-9a-f]{32}$")]
     after: Option<String>,
 }
 
@@ -74,8 +76,10 @@ pub struct PageParams {
 #[derive(Deserialize, ToSchema)]
 pub struct CreateDocument {
     /// A non-blank title.
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     title: String,
     /// The text, chunked and embedded for search.
+    #[schema(max_length = 200000, pattern = r"^[^\x00]*$")]
     content: Option<String>,
     #[schema(schema_with = crate::openapi::doc_type)]
     doc_type: Option<DocumentType>,
@@ -85,7 +89,9 @@ pub struct CreateDocument {
 /// and embedded again.
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateDocument {
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     title: Option<String>,
+    #[schema(max_length = 200000, pattern = r"^[^\x00]*$")]
     content: Option<String>,
     #[schema(schema_with = crate::openapi::doc_type)]
     doc_type: Option<DocumentType>,

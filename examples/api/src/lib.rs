@@ -43,7 +43,7 @@ pub mod credentials;
 mod documents;
 mod extract;
 mod openapi;
-mod schema;
+pub mod schema;
 mod search;
 mod sessions;
 mod tasks;

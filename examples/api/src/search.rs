@@ -29,10 +29,13 @@ pub enum Mode {
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
     /// The text to search for (1 to 1000 characters, with a letter or a digit).
+    #[param(min_length = 1, max_length = 1000, pattern = "[0-9A-Za-z]")]
     q: String,
     /// How many hits, 1 to 100 (default 10).
+    #[param(minimum = 1, maximum = 100)]
     k: Option<usize>,
     /// `hybrid` (default) or `vector`.
+    #[param(inline)]
     mode: Option<Mode>,
 }
 

@@ -71,8 +71,10 @@ pub struct TaskFilter {
     #[param(schema_with = crate::openapi::task_status)]
     status: Option<TaskStatus>,
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
     /// The `next` of the previous page.
+    #[param(pattern = r"^[0-9a-f]{1,16}\.[0-9a-f]{32}$")]
     after: Option<String>,
 }
 
@@ -80,7 +82,9 @@ pub struct TaskFilter {
 #[derive(Deserialize, ToSchema)]
 pub struct CreateTask {
     /// A non-blank title.
+    #[schema(min_length = 1, max_length = 500, pattern = r"^[^\x00]*\S[^\x00]*$")]
     title: String,
+    #[schema(max_length = 20000, pattern = r"^[^\x00]*$")]
     description: Option<String>,
     #[schema(schema_with = crate::openapi::task_priority)]
     priority: Option<TaskPriority>,

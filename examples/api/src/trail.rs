@@ -43,8 +43,10 @@ pub struct TrailParams {
     /// Only changes of this row.
     target: Option<Uuid>,
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
     /// The `next` of the previous page.
+    #[param(pattern = r"^[0-9a-f]{1,16}\.[0-9a-f]{32}$")]
     after: Option<String>,
 }
 
