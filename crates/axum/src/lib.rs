@@ -18,6 +18,9 @@
 //! - [`Tx`] is the request's transaction, begun on first use: a handler that takes no
 //!   `Tx`, or never calls [`Tx::conn`], costs no connection.
 //! - [`ApiError`] maps [`rowguard::Error`] to statuses and problem types.
+//! - [`Admin`] guards admin routes: a bearer token among [`AdminState`]'s (kept as
+//!   SHA-256 digests), and the `AdminPool`; never a tenant's session, and never the
+//!   tenant extractors.
 //!
 //! ```no_run
 //! use axum::{routing::get, Json, Router};
@@ -46,10 +49,12 @@
 //! # }
 //! ```
 
+mod admin;
 mod caller;
 mod problem;
 mod tx;
 
+pub use admin::{Admin, AdminState};
 pub use caller::{Caller, Jwt, RowguardState, SessionToken};
 pub use problem::{request_id, ApiError};
 pub use tx::{middleware, Tx};

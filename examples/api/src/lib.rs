@@ -11,6 +11,7 @@
 //! | `GET /search` | vector or hybrid (vector + full text) search over the documents' chunks |
 //! | `GET /tasks`, `POST /tasks`, `POST /tasks/{id}/complete` | by assignee and status; create; complete |
 //! | `GET /audit` | the tenant's audit trail (admins and owners) |
+//! | `GET /admin/tenants`, `POST /admin/tenants/{id}/suspend`, `.../resume` | the operator's: admin tokens and the admin pool ([`rowguard_axum::Admin`]) |
 //! | `GET /openapi.json` | the OpenAPI 3.1 document, generated from the handlers |
 //!
 //! Every data route runs in the request's tenant transaction ([`rowguard_axum::Tx`]):
@@ -34,11 +35,12 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations};
 use rowguard::embed::Embedder;
 use rowguard::pool::TenantPool;
 use rowguard::MemberRole;
-use rowguard_axum::{ApiError, Resolver, RowguardState};
+use rowguard_axum::{AdminState, ApiError, Resolver, RowguardState};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+mod admin;
 pub mod credentials;
 mod documents;
 mod extract;
@@ -68,6 +70,7 @@ pub fn run_migrations(conn: &mut PgConnection) -> rowguard::Result<Vec<String>> 
 #[derive(Clone)]
 pub struct AppState {
     rowguard: RowguardState,
+    admin: AdminState,
     tenants: TenantPool,
     resolver: Resolver,
     embedder: Arc<dyn Embedder>,
@@ -80,15 +83,28 @@ impl FromRef<AppState> for RowguardState {
     }
 }
 
+impl FromRef<AppState> for AdminState {
+    fn from_ref(state: &AppState) -> Self {
+        state.admin.clone()
+    }
+}
+
 impl AppState {
     /// The service's state: sessions from the bearer header or [`SESSION_COOKIE`],
     /// the host checked with `resolver`, documents and queries embedded by `embedder`
-    /// (whose dimension must be the embedding columns', 1536).
-    pub fn new(tenants: TenantPool, resolver: Resolver, embedder: Arc<dyn Embedder>) -> Self {
+    /// (whose dimension must be the embedding columns', 1536), and the admin routes'
+    /// tokens and pool in `admin`.
+    pub fn new(
+        tenants: TenantPool,
+        admin: AdminState,
+        resolver: Resolver,
+        embedder: Arc<dyn Embedder>,
+    ) -> Self {
         AppState {
             rowguard: RowguardState::new(tenants.clone())
                 .resolver(resolver.clone())
                 .cookie(SESSION_COOKIE),
+            admin,
             tenants,
             resolver,
             embedder,
@@ -142,6 +158,9 @@ fn parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(tasks::list, tasks::create))
         .routes(routes!(tasks::complete))
         .routes(routes!(trail::list))
+        .routes(routes!(admin::tenants))
+        .routes(routes!(admin::suspend))
+        .routes(routes!(admin::resume))
         .split_for_parts();
     openapi::frame(&mut api);
     (router, api)

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use clap::Parser;
 use diesel::{Connection, PgConnection};
 use rowguard::embed::HashingEmbedder;
-use rowguard_axum::Resolver;
+use rowguard_axum::{AdminState, Resolver};
 use rowguard_example_api::{router, run_migrations, seed_passwords, AppState, DEMO_PASSWORD};
 
 #[derive(Parser)]
@@ -25,6 +25,9 @@ struct Args {
     /// tenant from it, and a session of another tenant is refused there).
     #[arg(long, default_value = "demo.localhost")]
     base_domain: String,
+    /// The admin routes' token (`/admin/...`); a random one, printed, when unset.
+    #[arg(long, env = "ROWGUARD_API_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
     /// Tenant connections in the pool.
     #[arg(long, default_value_t = 16)]
     pool_size: u32,
@@ -69,7 +72,16 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             .base_domain(args.base_domain.clone())
             .build()?;
         let embedder = Arc::new(HashingEmbedder::default());
-        let app = router(AppState::new(tenants, resolver, embedder));
+        let admin_token = match args.admin_token {
+            Some(t) => t,
+            None => {
+                let t = format!("rga_{}", uuid::Uuid::new_v4().simple());
+                println!("Admin token (for /admin/...; set ROWGUARD_API_ADMIN_TOKEN to choose it): {t}");
+                t
+            }
+        };
+        let admin = AdminState::new(admin).token("operator", &admin_token);
+        let app = router(AppState::new(tenants, admin, resolver, embedder));
         let listener = tokio::net::TcpListener::bind(args.listen).await?;
         let addr = listener.local_addr()?;
         let port = addr.port();

@@ -22,6 +22,7 @@ use utoipa::{OpenApi, ToSchema};
         (name = "search", description = "Vector and hybrid search over document chunks"),
         (name = "tasks", description = "Tasks by assignee and status"),
         (name = "audit", description = "The tenant's audit trail"),
+        (name = "admin", description = "The operator's routes: admin tokens, never a tenant session"),
     )
 )]
 pub struct ApiDoc;
@@ -52,6 +53,7 @@ const PROBLEMS: &[(&str, &str)] = &[
     ("403", "Forbidden: the role may not, the host is another tenant's, or the tenant is suspended or closed"),
     ("404", "Not found in the caller's tenant"),
     ("409", "Conflicts with what exists"),
+    ("413", "The request body is too large (2 MB at most)"),
     ("415", "The body must be application/json"),
     ("422", "Invalid input"),
     ("503", "Temporarily unavailable; see Retry-After"),
@@ -67,6 +69,15 @@ pub fn frame(openapi: &mut utoipa::openapi::OpenApi) {
             HttpBuilder::new()
                 .scheme(HttpAuthScheme::Bearer)
                 .description(Some("A session token from POST /sign-in"))
+                .build(),
+        ),
+    );
+    components.add_security_scheme(
+        "admin",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some("An admin token of the operator's"))
                 .build(),
         ),
     );
@@ -146,4 +157,6 @@ enum_schemas! {
     doc_status: rowguard::models::DocumentStatus, false;
     task_status: rowguard::models::TaskStatus, false;
     task_priority: rowguard::models::TaskPriority, false;
+    tenant_status: rowguard::models::TenantStatus, false;
+    tenant_plan: rowguard::models::TenantPlan, false;
 }

@@ -15,13 +15,14 @@ use rowguard::embed::HashingEmbedder;
 use rowguard::models::NewUser;
 use rowguard::pool::TenantPool;
 use rowguard::{MemberRole, TenantContext, TenantId};
-use rowguard_axum::Resolver;
+use rowguard_axum::{AdminState, Resolver};
 use rowguard_example_api::{router, run_migrations, seed_passwords, AppState};
 use rowguard_testkit::server::TestDatabase;
 use serde_json::{json, Value};
 
 const PASSWORD: &str = "correct horse battery";
 const BASE: &str = "api.test";
+const ADMIN_TOKEN: &str = "test-admin-token";
 
 /// The service on a loopback port, over its own database, with two tenants (`a` and
 /// `b`), each with an owner, and a viewer in `a`.
@@ -76,6 +77,7 @@ impl Service {
             .expect("resolver");
         let app = router(AppState::new(
             pool.clone(),
+            AdminState::new(admin).token("tester", ADMIN_TOKEN),
             resolver,
             Arc::new(HashingEmbedder::default()),
         ));
@@ -622,4 +624,108 @@ async fn the_services_own_table_passes_the_doctor_and_hides_its_hashes() {
         .expect("count");
     assert_eq!(hashes, 0, "a signed-in owner reads password hashes");
     assert_eq!(s.count("api_credentials", s.a), 2);
+}
+
+/// Admin routes take admin tokens only, and admin tokens reach nothing else.
+#[tokio::test]
+async fn admin_routes_take_admin_tokens_only() {
+    let s = Service::start().await;
+    let ta = s.sign_in("a", "owner@a.example").await;
+    let tb = s.sign_in("b", "owner@b.example").await;
+    let admin = |m: Method, path: &str, token: &str| {
+        s.http
+            .request(m, format!("http://{}{path}", s.addr))
+            .bearer_auth(token)
+            .send()
+    };
+    // A tenant owner's session is no admin token; an admin token is no session.
+    let r = admin(Method::GET, "/admin/tenants", &ta).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = admin(
+        Method::POST,
+        &format!("/admin/tenants/{}/suspend", s.b.as_uuid()),
+        &ta,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let (st, _) = s
+        .call(Method::GET, "/documents", "a", ADMIN_TOKEN, None)
+        .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+
+    let r = admin(Method::GET, "/admin/tenants", ADMIN_TOKEN)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let all: Value = r.json().await.unwrap();
+    let slugs: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(slugs, ["ta", "tb"]);
+
+    // Suspending b stops its sessions, with their own problem type; a is untouched.
+    let r = admin(
+        Method::POST,
+        &format!("/admin/tenants/{}/suspend", s.b.as_uuid()),
+        ADMIN_TOKEN,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let (st, p) = s.call(Method::GET, "/documents", "b", &tb, None).await;
+    assert_eq!(
+        (st, p["type"].as_str()),
+        (
+            StatusCode::FORBIDDEN,
+            Some("urn:rowguard:problem:tenant-suspended")
+        )
+    );
+    let (st, _) = s.call(Method::GET, "/documents", "a", &ta, None).await;
+    assert_eq!(st, StatusCode::OK);
+    let r = admin(
+        Method::POST,
+        &format!("/admin/tenants/{}/resume", s.b.as_uuid()),
+        ADMIN_TOKEN,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let (st, _) = s.call(Method::GET, "/documents", "b", &tb, None).await;
+    assert_eq!(st, StatusCode::OK);
+    // The trail of b names the admin who suspended it.
+    let (st, trail) = s
+        .call(
+            Method::GET,
+            &format!("/audit?target={}", s.b.as_uuid()),
+            "b",
+            &tb,
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let actors: Vec<&str> = trail["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["actor"].as_str().unwrap())
+        .collect();
+    assert!(
+        actors
+            .iter()
+            .any(|a| a.starts_with("admin:") && a.contains("suspended (by tester)")),
+        "{trail}"
+    );
+
+    let r = admin(
+        Method::POST,
+        &format!("/admin/tenants/{}/suspend", uuid::Uuid::now_v7()),
+        ADMIN_TOKEN,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
