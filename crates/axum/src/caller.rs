@@ -18,6 +18,7 @@ pub struct RowguardState {
     resolver: Option<Resolver>,
     cookie: Option<String>,
     jwt: Option<Jwt>,
+    path_param: Option<String>,
 }
 
 /// How bearer JWTs are verified: the key and the rules (algorithm, expiry, audience,
@@ -61,6 +62,7 @@ impl RowguardState {
             resolver: None,
             cookie: None,
             jwt: None,
+            path_param: None,
         }
     }
 
@@ -68,6 +70,16 @@ impl RowguardState {
     /// session must be that tenant's (else 403, `tenant-mismatch`).
     pub fn resolver(mut self, resolver: Resolver) -> Self {
         self.resolver = Some(resolver);
+        self
+    }
+
+    /// Also checks the path: on a route with the parameter `name` (`/t/{tenant}/...`),
+    /// its value is a tenant slug, resolved through the resolver, and the caller's
+    /// tenant must be that tenant. A slug of another tenant and a slug of none are
+    /// refused alike (403, `tenant-mismatch`), so the answer says nothing of which
+    /// slugs exist. Needs [`RowguardState::resolver`].
+    pub fn path_param(mut self, name: impl Into<String>) -> Self {
+        self.path_param = Some(name.into());
         self
     }
 
@@ -97,7 +109,8 @@ impl RowguardState {
 ///
 /// Rejections: 401 (`unauthorized`) without a token or with one that names no live
 /// session (unknown, expired, revoked, user or tenant not active); 403
-/// (`tenant-mismatch`) when the host names another tenant; 503 when the look-up could
+/// (`tenant-mismatch`) when the host names another tenant, or the path's tenant
+/// parameter ([`RowguardState::path_param`]) is not the caller's tenant's slug; 503 when the look-up could
 /// not run. Resolved once per request (kept in its extensions).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Caller(pub TenantContext);
@@ -124,6 +137,13 @@ where
         if let (Some(resolver), Some(host)) = (&st.resolver, host(parts)) {
             if let Some(tenant) = resolver.host(&host).await? {
                 if tenant != ctx.tenant_id {
+                    return Err(ApiError::tenant_mismatch());
+                }
+            }
+        }
+        if let (Some(resolver), Some(name)) = (&st.resolver, &st.path_param) {
+            if let Some(slug) = path_value(parts, name, state).await {
+                if resolver.slug(&slug).await? != Some(ctx.tenant_id) {
                     return Err(ApiError::tenant_mismatch());
                 }
             }
@@ -195,6 +215,17 @@ fn token(parts: &Parts, cookie: Option<&str>) -> Option<String> {
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.trim().to_owned())
         .filter(|v| !v.is_empty())
+}
+
+/// The value of the matched route's path parameter `name`, if the route has one.
+async fn path_value<S: Send + Sync>(parts: &mut Parts, name: &str, state: &S) -> Option<String> {
+    let params = axum::extract::RawPathParams::from_request_parts(parts, state)
+        .await
+        .ok()?;
+    params
+        .iter()
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
 }
 
 /// The request's host: the `Host` header, else the URI's authority.

@@ -95,6 +95,7 @@ fn app(state: RowguardState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/whoami", get(whoami))
+        .route("/t/{tenant}/whoami", get(whoami))
         .route("/tasks", get(list).post(create))
         .route("/tasks/{id}", get(get_one))
         .layer(axum::middleware::from_fn(rowguard_axum::middleware))
@@ -372,6 +373,54 @@ async fn a_token_sent_to_another_tenant_s_host_is_refused() {
         .await
         .expect("neutral host");
     assert_eq!(neutral.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_slug_in_the_path_must_be_the_callers() {
+    let db = TestDatabase::new().expect("db");
+    let pool = db.app_pool(4).expect("pool");
+    let a = signed_in(&db, &pool, "path-a").await;
+    let b = signed_in(&db, &pool, "path-b").await;
+    let resolver = Resolver::new(pool.clone());
+    let addr = serve(
+        RowguardState::new(pool.clone())
+            .resolver(resolver)
+            .path_param("tenant"),
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let at = |slug: &str| format!("http://{addr}/t/{slug}/whoami");
+    let own = http
+        .get(at(&a.slug))
+        .bearer_auth(&a.token)
+        .send()
+        .await
+        .expect("own");
+    assert_eq!(own.status(), 200);
+    // Another tenant's slug and a slug of no tenant are refused alike.
+    for slug in [b.slug.as_str(), "no-such-tenant"] {
+        let (status, body) = problem(
+            http.get(at(slug))
+                .bearer_auth(&a.token)
+                .send()
+                .await
+                .expect("other"),
+        )
+        .await;
+        assert_eq!(
+            (status, body["type"].as_str()),
+            (403, Some("urn:rowguard:problem:tenant-mismatch")),
+            "{slug}"
+        );
+    }
+    // Routes without the parameter are not checked.
+    let plain = http
+        .get(format!("http://{addr}/whoami"))
+        .bearer_auth(&b.token)
+        .send()
+        .await
+        .expect("plain");
+    assert_eq!(plain.status(), 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
