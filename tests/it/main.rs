@@ -10,6 +10,7 @@ mod deployment_modes;
 mod doctor;
 mod domains;
 mod downstream;
+mod embed;
 mod failure;
 mod harness;
 mod held_tx;

@@ -131,7 +131,7 @@ pub struct SearchArgs {
     /// How many hits.
     #[arg(long, default_value_t = 10)]
     k: usize,
-    /// Text to embed with the built-in hashing embedder (the one the demo seed uses).
+    /// Text to embed with all-MiniLM-L6-v2 (the local model the demo seed uses).
     #[arg(long)]
     text: Option<String>,
     /// A JSON file holding the query vector: an array of 1536 numbers.
@@ -188,7 +188,7 @@ fn read_vector_file(path: &std::path::Path) -> rowguard::Result<Vec<f32>> {
 }
 
 pub fn search(args: SearchArgs) -> rowguard::Result<ExitCode> {
-    use rowguard::embed::{Embedder, HashingEmbedder};
+    use rowguard::embed::Embedder;
     use rowguard::search::{HybridOptions, Kind, SearchOptions, Strategy};
 
     let tenant: rowguard::TenantId = args.tenant.parse()?;
@@ -210,7 +210,7 @@ pub fn search(args: SearchArgs) -> rowguard::Result<ExitCode> {
     };
     let vector = match (&args.text, &args.vector_file) {
         (_, Some(path)) => read_vector_file(path)?,
-        (Some(text), None) => HashingEmbedder::default().embed(text)?.to_vec(),
+        (Some(text), None) => rowguard_testkit::embedder()?.embed_stored(text)?.to_vec(),
         (None, None) => return Err(Error::InvalidInput("give --text or --vector-file".into())),
     };
     // Checked before connecting: a bad vector file or k is the caller's to fix.

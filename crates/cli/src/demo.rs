@@ -12,7 +12,7 @@ use diesel::{
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use pgvector::VectorExpressionMethods;
 use rowguard::catalog::{count_rows_sql, TableRows, TenantTable};
-use rowguard::embed::{Embedder, HashingEmbedder, DEFAULT_DIMENSIONS};
+use rowguard::embed::Embedder;
 use rowguard::models::{Deal, NewTask};
 use rowguard::pool::{PoolConfig, TenantPool};
 use rowguard::schema::{deals, document_embeddings, documents, tasks};
@@ -228,8 +228,7 @@ struct View {
 const SEARCH_QUERY: &str = "pricing, discounts and contract terms";
 
 async fn view(pool: &TenantPool, tenant: &SeededTenant, tables: &[TenantTable]) -> Result<View> {
-    let embedder = HashingEmbedder::new(DEFAULT_DIMENSIONS)?;
-    let query = embedder.embed(SEARCH_QUERY)?;
+    let query = rowguard_testkit::embedder()?.embed_stored(SEARCH_QUERY)?;
     pool.with_tenant(&tenant.context(), async |conn| {
         let counts = count_tables(conn, tables, None).await?;
         let deals = deals::table

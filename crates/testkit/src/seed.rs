@@ -10,7 +10,7 @@
 //! [`DEMO_SESSION_TOKENS`] and [`DEMO_INVITE_TOKENS`]), CRM companies, contacts and
 //! deals across stages with their activities, documents, meetings with participants,
 //! transcripts and summaries, embeddings of document chunks, deal activities and
-//! meeting transcripts (from [`HashingEmbedder`]), tasks, automations and their runs,
+//! meeting transcripts (from all-MiniLM-L6-v2, [`crate::embedder`]), tasks, automations and their runs,
 //! AI employee jobs and outputs, hub links, integrations, events, queued jobs, notifications,
 //! files and the audit log. Each tenant's text is about its own business, so the same
 //! search gives each tenant different results.
@@ -47,7 +47,7 @@ use uuid::Uuid;
 pub use content::DemoToken;
 use content::TenantSpec;
 
-use rowguard::embed::{Embedder, HashingEmbedder, DEFAULT_DIMENSIONS};
+use rowguard::embed::Embedder;
 use rowguard::error::{Error, Result};
 use rowguard::models::{AttendanceStatus, DealStage, DocumentStatus};
 use rowguard::models::{
@@ -155,7 +155,7 @@ pub fn sha256(data: &[u8]) -> Vec<u8> {
 /// [`Error::Forbidden`] when the admin login may not act as `rowguard_admin`).
 pub async fn demo(pool: &TenantPool, admin: &AdminPool) -> Result<SeedReport> {
     let specs = content::tenants();
-    let embedder = HashingEmbedder::new(DEFAULT_DIMENSIONS)?;
+    let embedder = crate::embedder()?;
     let now = Utc::now();
     let mut report = SeedReport {
         tenants: Vec::with_capacity(specs.len()),
@@ -313,7 +313,7 @@ impl<'s> Writer<'s> {
         &mut self,
         conn: &mut TenantConn,
         spec: &TenantSpec,
-        embedder: &HashingEmbedder,
+        embedder: &dyn Embedder,
     ) -> Result<()> {
         let t = self.tenant;
         let owner = spec
@@ -1084,14 +1084,14 @@ fn paragraphs(text: &str) -> Vec<String> {
 
 /// Embeds every chunk: (parent, index, text) becomes (parent, index, text, vector).
 fn embed(
-    embedder: &HashingEmbedder,
+    embedder: &dyn Embedder,
     chunks: Vec<Chunk>,
 ) -> Result<Vec<(Uuid, i32, String, pgvector::Vector)>> {
-    chunks
+    let texts: Vec<&str> = chunks.iter().map(|(_, _, t)| t.as_str()).collect();
+    let vectors = embedder.embed_batch_stored(&texts)?;
+    Ok(chunks
         .into_iter()
-        .map(|(parent, index, text)| {
-            let v = embedder.embed(&text)?;
-            Ok((parent, index, text, v))
-        })
-        .collect()
+        .zip(vectors)
+        .map(|((parent, index, text), v)| (parent, index, text, v))
+        .collect())
 }

@@ -361,7 +361,7 @@ async fn embed(
             .chunks(&content)
             .filter(|c| c.chars().any(char::is_alphanumeric))
             .collect();
-        let vectors = embedder.embed_batch(&chunks)?;
+        let vectors = embedder.embed_batch_stored(&chunks)?;
         Ok(chunks.into_iter().map(str::to_owned).zip(vectors).collect())
     })
     .await

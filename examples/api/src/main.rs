@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use clap::Parser;
 use diesel::{Connection, PgConnection};
-use rowguard::embed::HashingEmbedder;
 use rowguard_axum::{AdminState, Resolver};
 use rowguard_example_api::{router, run_migrations, seed_passwords, AppState, DEMO_PASSWORD};
 
@@ -71,7 +70,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         let resolver = Resolver::builder(tenants.clone())
             .base_domain(args.base_domain.clone())
             .build()?;
-        let embedder = Arc::new(HashingEmbedder::default());
+        let embedder = Arc::new(rowguard::embed::MiniLm::from_env()?);
         let admin_token = match args.admin_token {
             Some(t) => t,
             None => {

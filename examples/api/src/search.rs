@@ -93,7 +93,7 @@ pub async fn search(
     let embedder = st.embedder.clone();
     let query = {
         let text = text.clone();
-        blocking(move || embedder.embed(&text)).await?
+        blocking(move || embedder.embed_stored(&text)).await?
     };
     let mut conn = tx.conn().await?;
     let mut hits: Vec<SearchHit> = match p.mode.unwrap_or_default() {

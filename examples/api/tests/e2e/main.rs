@@ -11,7 +11,6 @@ use std::time::Duration;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use rowguard::control::{self, TenantSpec};
-use rowguard::embed::HashingEmbedder;
 use rowguard::models::NewUser;
 use rowguard::pool::TenantPool;
 use rowguard::{MemberRole, TenantContext, TenantId};
@@ -79,7 +78,7 @@ impl Service {
             pool.clone(),
             AdminState::new(admin).token("tester", ADMIN_TOKEN),
             resolver,
-            Arc::new(HashingEmbedder::default()),
+            Arc::new(rowguard_testkit::embedder().expect("the local model")),
         ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -1,37 +1,11 @@
-//! Text embedders.
-//!
-//! [`Embedder`] is what search and ingest call to turn text into a [`Vector`]. The
-//! crate ships one implementation, [`HashingEmbedder`]: deterministic feature hashing
-//! with no model and no network, so demos and tests find related text offline. Its
-//! vectors are only lexical (shared words and word pieces), not semantic.
+//! [`HashingEmbedder`]: deterministic feature hashing with no model and no network,
+//! for unit tests that need no model. Its vectors are only lexical (shared words and
+//! word pieces), not semantic.
 
 use pgvector::Vector;
 
+use super::{Embedder, DEFAULT_DIMENSIONS};
 use crate::{Error, Result};
-
-/// Turns text into embedding vectors of a fixed dimension.
-pub trait Embedder: Send + Sync {
-    /// Number of dimensions of every vector this embedder returns.
-    fn dimensions(&self) -> usize;
-
-    /// Model name, stored in the `model` column next to each embedding.
-    fn model(&self) -> &str;
-
-    /// Embeds one text.
-    ///
-    /// Fails with [`Error::InvalidInput`] when the text cannot be embedded (for
-    /// [`HashingEmbedder`]: when it holds no word at all).
-    fn embed(&self, text: &str) -> Result<Vector>;
-
-    /// Embeds several texts, in order. The default calls [`Embedder::embed`] for each
-    /// and stops at the first failure; batching models should override it.
-    fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vector>> {
-        texts.iter().map(|t| self.embed(t)).collect()
-    }
-}
-
-/// The dimension of `document_embeddings.embedding`, and [`HashingEmbedder`]'s default.
-pub const DEFAULT_DIMENSIONS: usize = 1536;
 
 /// pgvector's limit on the dimensions of a `vector` column.
 const MAX_DIMENSIONS: usize = 16_000;
