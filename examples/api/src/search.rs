@@ -54,6 +54,26 @@ pub struct SearchHit {
     score: Option<f64>,
 }
 
+impl SearchHit {
+    /// A hit whose title is filled in later, from the documents table.
+    fn new(
+        document_id: Uuid,
+        chunk_id: Uuid,
+        chunk: String,
+        distance: f64,
+        score: Option<f64>,
+    ) -> Self {
+        SearchHit {
+            document_id,
+            title: String::new(),
+            chunk_id,
+            chunk,
+            distance,
+            score,
+        }
+    }
+}
+
 /// The hits, best first.
 #[derive(Serialize, ToSchema)]
 pub struct SearchResults {
@@ -105,14 +125,7 @@ pub async fn search(
         )
         .await?
         .into_iter()
-        .map(|h| SearchHit {
-            document_id: h.parent_id,
-            title: String::new(),
-            chunk_id: h.id,
-            chunk: h.chunk,
-            distance: h.distance,
-            score: None,
-        })
+        .map(|h| SearchHit::new(h.parent_id, h.id, h.chunk, h.distance, None))
         .collect(),
         Mode::Hybrid => rowguard::search::hybrid_search(
             &mut conn,
@@ -123,14 +136,7 @@ pub async fn search(
         )
         .await?
         .into_iter()
-        .map(|h| SearchHit {
-            document_id: h.parent_id,
-            title: String::new(),
-            chunk_id: h.id,
-            chunk: h.chunk,
-            distance: h.distance,
-            score: Some(h.score),
-        })
+        .map(|h| SearchHit::new(h.parent_id, h.id, h.chunk, h.distance, Some(h.score)))
         .collect(),
     };
     let ids: Vec<Uuid> = hits.iter().map(|h| h.document_id).collect();
