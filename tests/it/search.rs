@@ -289,7 +289,7 @@ async fn auto_selection_follows_the_maintained_counts() {
     assert_eq!(report_big.plans.len(), 3);
     assert_eq!(report_big.hits.len(), K);
     let plan = &report_big.plans[0];
-    assert_eq!((plan.tenant_rows, plan.ef_search), (300, Some(100)));
+    assert_eq!((plan.tenant_rows, plan.ef_search), (300, Some(400)));
 
     // Default rules: 30 rows is a tiny tenant; deleting rows is counted too.
     let report = pool
