@@ -35,6 +35,7 @@ fn benches(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let spec = DatasetSpec {
+        topical: false,
         rows: 5_000,
         shares: vec![0.8, 0.04],
         small_tenants: 50,

@@ -2,7 +2,10 @@
 //!
 //! Synthetic clustered 1536-d unit vectors (Gaussian mixture, `synth`) in the real
 //! `document_embeddings` table: `RG_BENCH_ROWS` rows (default 100,000) shared by
-//! tenants holding 50 %, 10 %, 1 % and 0.1 % plus 200 small tenants. Loaded as the
+//! tenants holding 50 %, 10 %, 1 % and 0.1 % plus 200 small tenants. Tenants are
+//! topical (each draws from clusters of its own, `DatasetSpec::topics`), and each is
+//! measured with two kinds of queries: near its own topics, and from other tenants'
+//! topics; `RG_BENCH_TOPICAL=0` draws every tenant and query from the whole mixture. Loaded as the
 //! admin role through `ingest_as_admin` (multi-row `unnest` INSERTs), HNSW built after
 //! the load; a database already loaded with the same parameters is reused (set
 //! `DATABASE_URL` to a persistent server for that; without it a private throwaway
@@ -14,6 +17,7 @@
 //! recall `RG_BENCH_TARGET` (default 0.98).
 //!
 //! `cargo bench --bench vector_search` (env: `RG_BENCH_ROWS`, `RG_BENCH_QUERIES`,
+//! `RG_BENCH_TOPICAL`,
 //! `RG_BENCH_TARGET`, and `RG_BENCH_EF`: the HNSW strategy's `ef_search` values to
 //! measure side by side, e.g. `100,200,400`; default the library's).
 
@@ -159,6 +163,7 @@ async fn main() {
         mixture: MixtureSpec::default(),
         seed: 42,
         batch: 1_000,
+        topical: std::env::var("RG_BENCH_TOPICAL").map_or(true, |v| v != "0"),
     };
     let ds = dataset(&spec, "rg_bench_vs", true).await;
     let queries: Vec<Vector> = ds
@@ -228,61 +233,87 @@ async fn main() {
     let mut table = Vec::new();
     for (label, i) in &cells {
         let (tenant, n_rows) = ds.tenants[*i];
-        let mut truths = Vec::new();
-        for q in &queries {
-            truths.push(ground_truth(&ds, Some(tenant.as_uuid()), q).await);
-        }
-        // pgvector defaults.
-        let (mut lat, mut rec, mut n) = (Vec::new(), Vec::new(), Vec::new());
-        for (q, t) in queries.iter().zip(&truths) {
-            let start = Instant::now();
-            let got = defaults_query(&ds, *i, q).await;
-            lat.push(start.elapsed());
-            rec.push(recall(&got, t));
-            n.push(got.len());
-        }
-        let d = summarize(&mut lat, &rec, &n);
-        // rowguard, automatic strategy, at each ef_search measured.
-        for ef in &efs {
-            let opts = SearchOptions::new(Kind::Documents).hnsw(HnswParams {
-                ef_search: *ef,
-                ..HnswParams::default()
-            });
+        // The query kinds: with topical tenants, queries near the tenant's own data
+        // and queries from other tenants' topics; otherwise the whole mixture's.
+        let kinds: Vec<(&str, Vec<Vector>)> = if spec.topical {
+            let own = spec.topics(*i);
+            let others: Vec<usize> = (0..spec.mixture.clusters)
+                .filter(|c| !own.contains(c))
+                .collect();
+            let draw = |clusters: &[usize], seed: u64| -> Vec<Vector> {
+                let mut rng = SynthRng::new(seed);
+                (0..nq)
+                    .map(|_| {
+                        let c = clusters[rng.below(clusters.len())];
+                        Vector::from(ds.mixture.sample_cluster(&mut rng, c))
+                    })
+                    .collect()
+            };
+            vec![
+                ("own topics", draw(&own, 7000 + *i as u64)),
+                ("other topics", draw(&others, 9000 + *i as u64)),
+            ]
+        } else {
+            vec![("mixture", queries.clone())]
+        };
+        for (qkind, queries) in &kinds {
+            let mut truths = Vec::new();
+            for q in queries {
+                truths.push(ground_truth(&ds, Some(tenant.as_uuid()), q).await);
+            }
+            // pgvector defaults.
             let (mut lat, mut rec, mut n) = (Vec::new(), Vec::new(), Vec::new());
-            let mut strategy = String::new();
             for (q, t) in queries.iter().zip(&truths) {
                 let start = Instant::now();
-                let report = ds
-                    .app
-                    .with_tenant(&ctx(&ds, *i), async |conn| {
-                        search_with_report(conn, q, K, &opts).await
-                    })
-                    .await
-                    .expect("rowguard search");
+                let got = defaults_query(&ds, *i, q).await;
                 lat.push(start.elapsed());
-                let got: Vec<Uuid> = report.hits.iter().map(|h| h.id).collect();
                 rec.push(recall(&got, t));
                 n.push(got.len());
-                let p = &report.plans[0];
-                strategy = match p.ef_search {
-                    Some(ef) => format!("{} (ef_search {ef})", p.strategy),
-                    None => p.strategy.to_string(),
-                };
             }
-            let r = summarize(&mut lat, &rec, &n);
-            let ratio = baseline
-                .as_ref()
-                .map_or(String::from("-"), |(_, b)| format!("{:.2}×", r.p50 / b.p50));
-            table.push(format!(
-                "| {label} | {n_rows} | {:.3} | {:.2} | {:.2} | {:.1} ({}) | {strategy} | {:.3} | {:.2} | {:.2} | {:.1} ({}) | {ratio} |",
+            let d = summarize(&mut lat, &rec, &n);
+            // rowguard, automatic strategy, at each ef_search measured.
+            for ef in &efs {
+                let opts = SearchOptions::new(Kind::Documents).hnsw(HnswParams {
+                    ef_search: *ef,
+                    ..HnswParams::default()
+                });
+                let (mut lat, mut rec, mut n) = (Vec::new(), Vec::new(), Vec::new());
+                let mut strategy = String::new();
+                for (q, t) in queries.iter().zip(&truths) {
+                    let start = Instant::now();
+                    let report = ds
+                        .app
+                        .with_tenant(&ctx(&ds, *i), async |conn| {
+                            search_with_report(conn, q, K, &opts).await
+                        })
+                        .await
+                        .expect("rowguard search");
+                    lat.push(start.elapsed());
+                    let got: Vec<Uuid> = report.hits.iter().map(|h| h.id).collect();
+                    rec.push(recall(&got, t));
+                    n.push(got.len());
+                    let p = &report.plans[0];
+                    strategy = match p.ef_search {
+                        Some(ef) => format!("{} (ef_search {ef})", p.strategy),
+                        None => p.strategy.to_string(),
+                    };
+                }
+                let r = summarize(&mut lat, &rec, &n);
+                let ratio = baseline
+                    .as_ref()
+                    .map_or(String::from("-"), |(_, b)| format!("{:.2}×", r.p50 / b.p50));
+                table.push(format!(
+                "| {label} | {n_rows} | {qkind} | {:.3} | {:.2} | {:.2} | {:.1} ({}) | {strategy} | {:.3} | {:.2} | {:.2} | {:.1} ({}) | {ratio} |",
                 d.recall, d.p50, d.p95, d.rows_mean, d.rows_min, r.recall, r.p50, r.p95, r.rows_mean, r.rows_min
             ));
-            eprintln!("{}", table.last().map(String::as_str).unwrap_or(""));
+                eprintln!("{}", table.last().map(String::as_str).unwrap_or(""));
+            }
         }
     }
 
     println!(
-        "## Vector search under RLS: {rows} rows x 1536-d, k = {K}, {nq} queries per tenant\n"
+        "## Vector search under RLS: {rows} rows x 1536-d, k = {K}, {nq} queries per tenant and kind, {} tenants\n",
+        if spec.topical { "topical" } else { "mixture-wide" }
     );
     if let Some(l) = &ds.load {
         println!("| load step | result |\n|---|---|");
@@ -309,9 +340,9 @@ async fn main() {
     }
     println!();
     println!(
-        "| tenant share | tenant rows | defaults: recall@10 | p50 ms | p95 ms | rows mean (min) | rowguard strategy | recall@10 | p50 ms | p95 ms | rows mean (min) | p50 vs unfiltered |"
+        "| tenant share | tenant rows | queries | defaults: recall@10 | p50 ms | p95 ms | rows mean (min) | rowguard strategy | recall@10 | p50 ms | p95 ms | rows mean (min) | p50 vs unfiltered |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for row in &table {
         println!("{row}");
     }

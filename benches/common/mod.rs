@@ -24,6 +24,10 @@ pub struct DatasetSpec {
     pub mixture: MixtureSpec,
     pub seed: u64,
     pub batch: usize,
+    /// Each tenant's rows come from clusters of its own ([`DatasetSpec::topics`]),
+    /// as real tenants' data covers different subjects; otherwise every tenant samples
+    /// the whole mixture.
+    pub topical: bool,
 }
 
 impl DatasetSpec {
@@ -41,7 +45,29 @@ impl DatasetSpec {
         self.mixture.spread.to_bits().hash(&mut h);
         self.mixture.seed.hash(&mut h);
         self.seed.hash(&mut h);
+        self.topical.hash(&mut h);
         format!("{prefix}_{}_{:x}", self.rows, h.finish() & 0xffff_ffff)
+    }
+
+    /// The clusters tenant `t` draws its rows from when topical: half the clusters
+    /// for the first share, a tenth for the second, then two, then one; each small
+    /// tenant one of the clusters left. Every tenant's topics are its own (the small
+    /// tenants share theirs with each other only).
+    pub fn topics(&self, t: usize) -> Vec<usize> {
+        let n = self.mixture.clusters;
+        let bounds = [
+            0,
+            n / 2,
+            n / 2 + n / 10,
+            n / 2 + n / 10 + 2,
+            n / 2 + n / 10 + 3,
+        ];
+        if t + 1 < bounds.len() && t < self.shares.len() {
+            (bounds[t]..bounds[t + 1]).collect()
+        } else {
+            let first = bounds[bounds.len() - 1];
+            vec![first + (t % (n - first).max(1))]
+        }
     }
 }
 
@@ -205,7 +231,13 @@ pub async fn dataset(spec: &DatasetSpec, prefix: &str, log: bool) -> Dataset {
                 .iter()
                 .enumerate()
                 .map(|(j, t)| {
-                    let (cluster, v) = mixture.sample(&mut rng);
+                    let (cluster, v) = if spec.topical {
+                        let topics = spec.topics(*t);
+                        let c = topics[rng.below(topics.len())];
+                        (c, mixture.sample_cluster(&mut rng, c))
+                    } else {
+                        mixture.sample(&mut rng)
+                    };
                     let c = next_chunk[*t];
                     next_chunk[*t] += 1;
                     let text = chunk_text(cluster, b * spec.batch + j);
