@@ -1,4 +1,6 @@
-//! The `table!` of this crate's own table, as `diesel print-schema` writes it.
+//! The `table!` of this crate's own table, written to match its migration
+//! (`migrations/2026-12-02-000101_api_credentials`). The end-to-end tests select every
+//! column of it against the real table, so a drift fails them.
 
 diesel::table! {
     /// A user's password for the example service, as an Argon2id PHC string.
