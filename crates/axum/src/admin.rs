@@ -3,11 +3,11 @@
 use std::sync::Arc;
 
 use axum::extract::{FromRef, FromRequestParts};
-use axum::http::header;
 use axum::http::request::Parts;
 use rowguard::pool::AdminPool;
 use sha2::{Digest, Sha256};
 
+use crate::caller::bearer;
 use crate::problem::ApiError;
 
 /// What the [`Admin`] extractor needs: the admin pool and the admin tokens it accepts,
@@ -95,15 +95,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let st = AdminState::from_ref(state);
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, t)| t.trim())
-            .filter(|t| !t.is_empty())
-            .ok_or_else(ApiError::unauthorized)?;
+        let token = bearer(parts).ok_or_else(ApiError::unauthorized)?;
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         // Every configured digest is compared in full, so the time taken says nothing
         // about which one, or how much of one, matched.

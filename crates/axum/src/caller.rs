@@ -196,13 +196,20 @@ fn from_jwt(jwt: &Jwt, token: &str) -> Result<TenantContext, ApiError> {
     Ok(TenantContext::new(data.claims.tenant).with_user(data.claims.sub, role))
 }
 
-/// The bearer token, else the session cookie's value.
+/// The token of an `Authorization: Bearer <token>` header; `None` without one, or for
+/// another scheme or an empty token.
+pub(crate) fn bearer(parts: &Parts) -> Option<String> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
+        .then(|| token.trim().to_owned())
+}
+
+/// The bearer token, else (only without an `Authorization` header) the session
+/// cookie's value.
 fn token(parts: &Parts, cookie: Option<&str>) -> Option<String> {
-    if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
-        let value = value.to_str().ok()?;
-        let (scheme, token) = value.split_once(' ')?;
-        return (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
-            .then(|| token.trim().to_owned());
+    if parts.headers.contains_key(header::AUTHORIZATION) {
+        return bearer(parts);
     }
     let name = cookie?;
     parts

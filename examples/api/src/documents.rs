@@ -17,7 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::extract::{Json, Path, Query};
-use crate::{blocking, page_after, page_limit, require_writer, AppState};
+use crate::{blocking, page_after, page_end, page_limit, require_writer, AppState};
 
 /// A document.
 #[derive(Serialize, ToSchema)]
@@ -146,22 +146,6 @@ pub async fn list(
         items: rows.into_iter().map(Into::into).collect(),
         next,
     }))
-}
-
-/// Keeps the first `limit` of `rows` (fetched with one extra) and returns the cursor
-/// of the next page when there is one.
-pub(crate) fn page_end<T>(
-    rows: &mut Vec<T>,
-    limit: i64,
-    cursor: impl Fn(&T) -> Cursor,
-) -> Option<String> {
-    let limit = usize::try_from(limit).unwrap_or(0);
-    if rows.len() > limit {
-        rows.truncate(limit);
-        rows.last().map(|r| cursor(r).to_string())
-    } else {
-        None
-    }
 }
 
 /// One document (404 when the caller's tenant has none with this id).

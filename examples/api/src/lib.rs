@@ -206,7 +206,23 @@ fn page_after(after: Option<&str>) -> Result<Option<rowguard::page::Cursor>, Api
     after.map(|a| a.parse().map_err(ApiError::from)).transpose()
 }
 
-/// The demo users' password, set by [`seed_demo_passwords`].
+/// Keeps the first `limit` of `rows` (fetched with one extra) and returns the cursor
+/// of the next page when there is one.
+fn page_end<T>(
+    rows: &mut Vec<T>,
+    limit: i64,
+    cursor: impl Fn(&T) -> rowguard::page::Cursor,
+) -> Option<String> {
+    let limit = usize::try_from(limit).unwrap_or(0);
+    if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last().map(|r| cursor(r).to_string())
+    } else {
+        None
+    }
+}
+
+/// The demo users' password, set by [`seed_passwords`] when the service starts.
 pub const DEMO_PASSWORD: &str = "rowguard-demo";
 
 /// Gives every active user of `tenant` without a password `password`; returns how

@@ -13,9 +13,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::documents::page_end;
 use crate::extract::{Json, Path, Query};
-use crate::{page_after, page_limit, require_writer, AppState};
+use crate::{page_after, page_end, page_limit, require_writer, AppState};
 
 /// A task.
 #[derive(Serialize, ToSchema)]
