@@ -44,7 +44,11 @@ fn benches(c: &mut Criterion) {
         batch: 500,
     };
     let ds = rt.block_on(dataset(&spec, "rg_bench_crit", true));
-    let (qc, qv) = ds.mixture.sample(&mut SynthRng::new(77));
+    let (qc, qv) = ds
+        .mixture
+        .as_ref()
+        .expect("synthetic")
+        .sample(&mut SynthRng::new(77));
     let q = Vector::from(qv);
     let text = chunk_text(qc, 0);
     let tenant = ctx(&ds, 0);

@@ -16,10 +16,18 @@
 //! unfiltered HNSW baseline (admin, whole table) at the cheapest `ef_search` reaching
 //! recall `RG_BENCH_TARGET` (default 0.98).
 //!
+//! After the load, every tenant above the exact-scan limit gets its own HNSW index
+//! (`tenant_index::sync`, as `rowguard indexes sync` does).
+//!
+//! `RG_BENCH_DATASET=text` measures real text instead: manual pages embedded by the
+//! local all-MiniLM-L6-v2 (`common::text`), `RG_BENCH_ROWS` default 20,000, one manual
+//! section per large tenant and 40 small tenants.
+//!
 //! `cargo bench --bench vector_search` (env: `RG_BENCH_ROWS`, `RG_BENCH_QUERIES`,
 //! `RG_BENCH_TOPICAL`,
-//! `RG_BENCH_TARGET`, and `RG_BENCH_EF`: the HNSW strategy's `ef_search` values to
-//! measure side by side, e.g. `100,200,400`; default the library's).
+//! `RG_BENCH_TARGET`, and `RG_BENCH_EF`: `ef_search` values for both HNSW strategies
+//! (shared and the tenant's own) to measure side by side, e.g. `100,200,400`; default
+//! the library's).
 
 mod common;
 
@@ -29,11 +37,12 @@ use std::time::{Duration, Instant};
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::RunQueryDsl;
 use pgvector::Vector;
-use rowguard::search::{search_with_report, HnswParams, Kind, SearchOptions};
+use rowguard::search::{search_with_report, HnswParams, Kind, SearchOptions, Strategy};
 use rowguard_testkit::synth::{MixtureSpec, SynthRng};
 use uuid::Uuid;
 
-use common::{ctx, dataset, Dataset, DatasetSpec};
+use common::text::{text_dataset, TextSpec};
+use common::{ctx, dataset, sync_tenant_indexes, Dataset, DatasetSpec};
 
 const K: usize = 10;
 
@@ -41,6 +50,8 @@ const K: usize = 10;
 struct IdRow {
     #[diesel(sql_type = diesel::sql_types::Uuid)]
     id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Double)]
+    distance: f64,
 }
 
 struct Cell {
@@ -64,13 +75,25 @@ fn summarize(lat: &mut [Duration], recalls: &[f64], rows: &[usize]) -> Cell {
     }
 }
 
-fn recall(got: &[Uuid], truth: &[Uuid]) -> f64 {
-    let t: HashSet<&Uuid> = truth.iter().collect();
-    got.iter().filter(|id| t.contains(id)).count() as f64 / truth.len().max(1) as f64
+/// Recall@k as ann-benchmarks counts it: the share of the k true neighbours' places
+/// filled by a returned row no farther than the k-th true neighbour (plus 1e-6 for
+/// rounding). Rows at equal distance are equally right: real text holds identical
+/// passages, whose order among themselves no search can be asked to reproduce.
+fn recall(got: &[(Uuid, f64)], truth: &[(Uuid, f64)]) -> f64 {
+    let Some(kth) = truth.last().map(|(_, d)| *d) else {
+        return 1.0;
+    };
+    let ids: HashSet<&Uuid> = got.iter().map(|(id, _)| id).collect();
+    assert_eq!(ids.len(), got.len(), "a row returned twice");
+    got.iter()
+        .filter(|(_, d)| *d <= kth + 1e-6)
+        .count()
+        .min(truth.len()) as f64
+        / truth.len() as f64
 }
 
 /// Exact top-k as the admin role, for one tenant or (None) the whole table.
-async fn ground_truth(ds: &Dataset, tenant: Option<Uuid>, q: &Vector) -> Vec<Uuid> {
+async fn ground_truth(ds: &Dataset, tenant: Option<Uuid>, q: &Vector) -> Vec<(Uuid, f64)> {
     ds.admin
         .as_admin("bench: ground truth", async |conn| {
             diesel::sql_query("SELECT set_config('jit', 'off', true)")
@@ -79,8 +102,8 @@ async fn ground_truth(ds: &Dataset, tenant: Option<Uuid>, q: &Vector) -> Vec<Uui
             let rows: Vec<IdRow> = match tenant {
                 Some(t) => {
                     diesel::sql_query(
-                        "SELECT id FROM document_embeddings WHERE tenant_id = $2 \
-                         ORDER BY (embedding <=> $1) + 0 LIMIT $3",
+                        "SELECT id, (embedding <=> $1) + 0 AS distance FROM document_embeddings \
+                         WHERE tenant_id = $2 ORDER BY distance LIMIT $3",
                     )
                     .bind::<pgvector::sql_types::Vector, _>(q)
                     .bind::<diesel::sql_types::Uuid, _>(t)
@@ -89,38 +112,38 @@ async fn ground_truth(ds: &Dataset, tenant: Option<Uuid>, q: &Vector) -> Vec<Uui
                     .await?
                 }
                 None => diesel::sql_query(
-                    "SELECT id FROM document_embeddings ORDER BY (embedding <=> $1) + 0 LIMIT $2",
+                    "SELECT id, (embedding <=> $1) + 0 AS distance FROM document_embeddings ORDER BY distance LIMIT $2",
                 )
                 .bind::<pgvector::sql_types::Vector, _>(q)
                 .bind::<BigInt, _>(K as i64)
                 .load(conn)
                 .await?,
             };
-            Ok(rows.into_iter().map(|r| r.id).collect())
+            Ok(rows.into_iter().map(|r| (r.id, r.distance)).collect())
         })
         .await
         .expect("ground truth")
 }
 
 /// pgvector's defaults: the plain query, RLS only, no settings.
-async fn defaults_query(ds: &Dataset, i: usize, q: &Vector) -> Vec<Uuid> {
+async fn defaults_query(ds: &Dataset, i: usize, q: &Vector) -> Vec<(Uuid, f64)> {
     ds.app
         .with_tenant(&ctx(ds, i), async |conn| {
             let rows: Vec<IdRow> = diesel::sql_query(
-                "SELECT id FROM document_embeddings ORDER BY embedding <=> $1 LIMIT $2",
+                "SELECT id, embedding <=> $1 AS distance FROM document_embeddings ORDER BY embedding <=> $1 LIMIT $2",
             )
             .bind::<pgvector::sql_types::Vector, _>(q)
             .bind::<BigInt, _>(K as i64)
             .load(conn)
             .await?;
-            Ok(rows.into_iter().map(|r| r.id).collect())
+            Ok(rows.into_iter().map(|r| (r.id, r.distance)).collect())
         })
         .await
         .expect("defaults query")
 }
 
 /// Unfiltered HNSW as the admin role, whole table, index forced, at `ef`.
-async fn unfiltered_query(ds: &Dataset, ef: u32, q: &Vector) -> Vec<Uuid> {
+async fn unfiltered_query(ds: &Dataset, ef: u32, q: &Vector) -> Vec<(Uuid, f64)> {
     ds.admin
         .as_admin("bench: unfiltered baseline", async |conn| {
             // An AdminConn runs one statement at a time (no pipelining through it).
@@ -133,13 +156,13 @@ async fn unfiltered_query(ds: &Dataset, ef: u32, q: &Vector) -> Vec<Uuid> {
                 .execute(conn)
                 .await?;
             let rows = diesel::sql_query(
-                "SELECT id FROM document_embeddings ORDER BY embedding <=> $1 LIMIT $2",
+                "SELECT id, embedding <=> $1 AS distance FROM document_embeddings ORDER BY embedding <=> $1 LIMIT $2",
             )
             .bind::<pgvector::sql_types::Vector, _>(q)
             .bind::<BigInt, _>(K as i64)
             .load::<IdRow>(conn)
             .await?;
-            Ok(rows.into_iter().map(|r| r.id).collect())
+            Ok(rows.into_iter().map(|r| (r.id, r.distance)).collect())
         })
         .await
         .expect("unfiltered query")
@@ -148,10 +171,11 @@ async fn unfiltered_query(ds: &Dataset, ef: u32, q: &Vector) -> Vec<Uuid> {
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let wall = Instant::now();
+    let text = std::env::var("RG_BENCH_DATASET").is_ok_and(|v| v == "text");
     let rows: usize = std::env::var("RG_BENCH_ROWS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000);
+        .unwrap_or(if text { 20_000 } else { 100_000 });
     let nq: usize = std::env::var("RG_BENCH_QUERIES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -165,13 +189,60 @@ async fn main() {
         batch: 1_000,
         topical: std::env::var("RG_BENCH_TOPICAL").map_or(true, |v| v != "0"),
     };
-    let ds = dataset(&spec, "rg_bench_vs", true).await;
-    let queries: Vec<Vector> = ds
-        .mixture
-        .vectors(&mut SynthRng::new(4242), nq)
-        .into_iter()
-        .map(Vector::from)
-        .collect();
+    // The dataset, the unfiltered baseline's queries, and per tenant the query kinds.
+    let (ds, queries, text_queries, title) = if text {
+        let tspec = TextSpec {
+            rows,
+            shares: [0.5, 0.1, 0.01, 0.001],
+            small_tenants: 40,
+            queries: nq,
+            words: 24,
+            seed: 42,
+        };
+        let td = text_dataset(&tspec, "rg_bench_text", true).await;
+        let v = |q: &Vec<f32>| Vector::from(q.clone());
+        // Baseline: half of the 50 % tenant's own queries, half from the other sections.
+        let (own0, other0) = &td.queries[0];
+        let queries: Vec<Vector> = own0
+            .iter()
+            .take(nq / 2)
+            .chain(other0.iter().take(nq - nq / 2))
+            .map(v)
+            .collect();
+        let per_tenant: Vec<Vec<(&str, Vec<Vector>)>> = td
+            .queries
+            .iter()
+            .map(|(own, other)| {
+                vec![
+                    ("own topics", own.iter().map(v).collect()),
+                    ("other topics", other.iter().map(v).collect()),
+                ]
+            })
+            .collect();
+        let title = format!(
+            "real text (manual pages: man{}, man{}, man{}, man{} and man{} for the small tenants, all-MiniLM-L6-v2, 384-d zero-padded to 1536)",
+            td.sections[0], td.sections[1], td.sections[2], td.sections[3], td.sections[4]
+        );
+        (td.ds, queries, Some(per_tenant), title)
+    } else {
+        let ds = dataset(&spec, "rg_bench_vs", true).await;
+        let queries: Vec<Vector> = ds
+            .mixture
+            .as_ref()
+            .expect("synthetic")
+            .vectors(&mut SynthRng::new(4242), nq)
+            .into_iter()
+            .map(Vector::from)
+            .collect();
+        let title = if spec.topical {
+            "synthetic, topical tenants".to_owned()
+        } else {
+            "synthetic, mixture-wide tenants".to_owned()
+        };
+        (ds, queries, None, title)
+    };
+    eprintln!("per-tenant indexes ...");
+    let own = sync_tenant_indexes(&ds.owner_url);
 
     // The median small tenant.
     let mut small: Vec<(usize, usize)> = ds.tenants[4..]
@@ -207,7 +278,7 @@ async fn main() {
         .ok()
         .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
         .filter(|v: &Vec<u32>| !v.is_empty())
-        .unwrap_or_else(|| vec![HnswParams::default().ef_search]);
+        .unwrap_or_default();
     let mut baseline = None;
     let mut baseline_rows = Vec::new();
     for ef in [40u32, 64, 100, 160, 200, 300, 400, 600] {
@@ -235,7 +306,9 @@ async fn main() {
         let (tenant, n_rows) = ds.tenants[*i];
         // The query kinds: with topical tenants, queries near the tenant's own data
         // and queries from other tenants' topics; otherwise the whole mixture's.
-        let kinds: Vec<(&str, Vec<Vector>)> = if spec.topical {
+        let kinds: Vec<(&str, Vec<Vector>)> = if let Some(tq) = &text_queries {
+            tq[*i].clone()
+        } else if spec.topical {
             let own = spec.topics(*i);
             let others: Vec<usize> = (0..spec.mixture.clusters)
                 .filter(|c| !own.contains(c))
@@ -245,7 +318,12 @@ async fn main() {
                 (0..nq)
                     .map(|_| {
                         let c = clusters[rng.below(clusters.len())];
-                        Vector::from(ds.mixture.sample_cluster(&mut rng, c))
+                        Vector::from(
+                            ds.mixture
+                                .as_ref()
+                                .expect("synthetic")
+                                .sample_cluster(&mut rng, c),
+                        )
                     })
                     .collect()
             };
@@ -272,13 +350,22 @@ async fn main() {
             }
             let d = summarize(&mut lat, &rec, &n);
             // rowguard, automatic strategy, at each ef_search measured.
-            for ef in &efs {
-                let opts = SearchOptions::new(Kind::Documents).hnsw(HnswParams {
-                    ef_search: *ef,
-                    ..HnswParams::default()
-                });
+            let params: Vec<HnswParams> = if efs.is_empty() {
+                vec![HnswParams::default()]
+            } else {
+                efs.iter()
+                    .map(|ef| HnswParams {
+                        ef_search: *ef,
+                        tenant_ef_search: *ef,
+                        ..HnswParams::default()
+                    })
+                    .collect()
+            };
+            for hnsw in params {
+                let opts = SearchOptions::new(Kind::Documents).hnsw(hnsw);
                 let (mut lat, mut rec, mut n) = (Vec::new(), Vec::new(), Vec::new());
-                let mut strategy = String::new();
+                let mut strategies: std::collections::BTreeMap<String, usize> =
+                    std::collections::BTreeMap::new();
                 for (q, t) in queries.iter().zip(&truths) {
                     let start = Instant::now();
                     let report = ds
@@ -289,15 +376,35 @@ async fn main() {
                         .await
                         .expect("rowguard search");
                     lat.push(start.elapsed());
-                    let got: Vec<Uuid> = report.hits.iter().map(|h| h.id).collect();
+                    let got: Vec<(Uuid, f64)> =
+                        report.hits.iter().map(|h| (h.id, h.distance)).collect();
                     rec.push(recall(&got, t));
                     n.push(got.len());
                     let p = &report.plans[0];
-                    strategy = match p.ef_search {
-                        Some(ef) => format!("{} (ef_search {ef})", p.strategy),
-                        None => p.strategy.to_string(),
+                    let label = match (p.rechecked_from, p.ef_search) {
+                        (Some(from), _) => {
+                            let ef = if from == Strategy::TenantHnsw {
+                                hnsw.tenant_ef_search
+                            } else {
+                                hnsw.ef_search
+                            };
+                            format!("{from} (ef_search {ef}), rescanned exact")
+                        }
+                        (None, Some(ef)) => format!("{} (ef_search {ef})", p.strategy),
+                        (None, None) => p.strategy.to_string(),
                     };
+                    *strategies.entry(label).or_default() += 1;
                 }
+                // The strategy of every query, with how many took it when they differ.
+                let strategy = if strategies.len() == 1 {
+                    strategies.keys().next().cloned().unwrap_or_default()
+                } else {
+                    strategies
+                        .iter()
+                        .map(|(l, n)| format!("{l}: {n}"))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                };
                 let r = summarize(&mut lat, &rec, &n);
                 let ratio = baseline
                     .as_ref()
@@ -312,8 +419,7 @@ async fn main() {
     }
 
     println!(
-        "## Vector search under RLS: {rows} rows x 1536-d, k = {K}, {nq} queries per tenant and kind, {} tenants\n",
-        if spec.topical { "topical" } else { "mixture-wide" }
+        "## Vector search under RLS: {rows} rows x 1536-d, k = {K}, {nq} queries per tenant and kind, {title}\n"
     );
     if let Some(l) = &ds.load {
         println!("| load step | result |\n|---|---|");
@@ -332,6 +438,17 @@ async fn main() {
         );
     } else {
         println!("(dataset reused from an earlier run: ingest and HNSW build not re-measured)\n");
+    }
+    if !own.built.is_empty() {
+        println!("| per-tenant index (`rowguard indexes sync`: CREATE INDEX CONCURRENTLY, serial) | build | size |\n|---|---|---|");
+        for (rows, took, bytes) in &own.built {
+            println!(
+                "| tenant of {rows} rows | {:.1} s | {:.0} MB |",
+                took.as_secs_f64(),
+                *bytes as f64 / 1e6
+            );
+        }
+        println!();
     }
     println!("Unfiltered HNSW baseline (admin role, whole table, index forced):\n");
     println!("| query | recall@10 | p50 ms | p95 ms |\n|---|---|---|---|");

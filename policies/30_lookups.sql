@@ -192,3 +192,27 @@ COMMENT ON FUNCTION rowguard.tenant_gate(text) IS 'Called by the context stateme
 
 -- Take back the temporary right granted above.
 REVOKE CREATE ON SCHEMA rowguard FROM rowguard_admin;
+
+-- Every tenant's row count in each embedding table, for the owner's maintenance of
+-- per-tenant HNSW indexes (`rowguard indexes sync`, src/search/tenant_index.rs). The
+-- owner is subject to the FORCEd policy on embedding_counts and holds no context, so it
+-- reads the counts through this function. Counts only, no row data. Executable by the
+-- role that ran the migrations and by rowguard_admin, never by rowguard_app.
+CREATE OR REPLACE FUNCTION rowguard.embedding_tenant_rows()
+  RETURNS TABLE (kind text, tenant_id uuid, tenant_rows bigint)
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, public
+  AS $$
+    SELECT e.kind::text, e.tenant_id, e.rows
+      FROM public.embedding_counts e
+     WHERE e.rows > 0
+  $$;
+ALTER FUNCTION rowguard.embedding_tenant_rows() OWNER TO rowguard_admin;
+REVOKE ALL ON FUNCTION rowguard.embedding_tenant_rows() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rowguard.embedding_tenant_rows() TO rowguard_admin;
+DO $$
+BEGIN
+  EXECUTE format('GRANT EXECUTE ON FUNCTION rowguard.embedding_tenant_rows() TO %I', current_user);
+END
+$$;
+COMMENT ON FUNCTION rowguard.embedding_tenant_rows() IS 'Maintenance: (kind, tenant_id, tenant_rows) of every tenant with embeddings, for building per-tenant HNSW indexes. Not executable by rowguard_app.';

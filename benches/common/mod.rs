@@ -3,6 +3,8 @@
 //! runs when a database with the same parameters is already loaded.
 #![allow(dead_code)]
 
+pub mod text;
+
 use std::time::{Duration, Instant};
 
 use diesel::sql_types::{Array, Text};
@@ -77,7 +79,8 @@ pub struct Dataset {
     pub app: TenantPool,
     pub admin: AdminPool,
     pub owner_url: String,
-    pub mixture: Mixture,
+    /// The synthetic dataset's mixture (`None` for the real-text dataset).
+    pub mixture: Option<Mixture>,
     /// Ingest rows/s, HNSW build time and index size, when this run loaded the data.
     pub load: Option<LoadStats>,
 }
@@ -88,6 +91,38 @@ pub struct LoadStats {
     pub hnsw_build: Duration,
     pub hnsw_bytes: i64,
     pub table_bytes: i64,
+}
+
+/// The per-tenant indexes `tenant_index::sync` built (default threshold): one line each.
+pub struct TenantIndexStats {
+    pub built: Vec<(u64, Duration, i64)>,
+}
+
+/// Brings the per-tenant HNSW indexes in line (as the owner, like `rowguard indexes
+/// sync`); returns `(tenant rows, build time, index bytes)` of each index built.
+pub fn sync_tenant_indexes(owner_url: &str) -> TenantIndexStats {
+    use rowguard::search::tenant_index::{self, Change, SyncOptions};
+    let mut owner = PgConnection::establish(owner_url).expect("owner connection");
+    let opts = SyncOptions {
+        maintenance_work_mem: Some("2GB".into()),
+        ..SyncOptions::default()
+    };
+    let mut built = Vec::new();
+    tenant_index::sync(&mut owner, &opts, |change, took| {
+        eprintln!("  {change:?} in {:.1} s", took.as_secs_f64());
+        if let Change::Create { tenant_rows, .. } | Change::Rebuild { tenant_rows, .. } = change {
+            let bytes = owner_count(
+                &mut PgConnection::establish(owner_url).expect("owner connection"),
+                &format!(
+                    "SELECT pg_relation_size('public.{}') AS n",
+                    change.index_name()
+                ),
+            );
+            built.push((*tenant_rows, took, bytes));
+        }
+    })
+    .expect("sync tenant indexes");
+    TenantIndexStats { built }
 }
 
 const WORDS: &[&str] = &[
@@ -161,15 +196,56 @@ pub async fn pools(
     (app, admin)
 }
 
-/// Loads (or finds loaded) the dataset and returns its tenants and an app pool.
+/// Loads (or finds loaded) the synthetic dataset and returns its tenants and pools.
 pub async fn dataset(spec: &DatasetSpec, prefix: &str, log: bool) -> Dataset {
-    let name = spec.database_name(prefix);
-    let owner_url = rowguard_testkit::server::migrated_database(&name).expect("migrated database");
-    let (app, admin) = pools(&owner_url, 2, Some(Duration::from_secs(600))).await;
     let mixture = Mixture::new(spec.mixture).expect("mixture");
     let assignment =
         assign_tenants(spec.rows, &spec.shares, spec.small_tenants, spec.seed).expect("assign");
     let counts = tenant_counts(&assignment);
+    let rows = || {
+        let mut rng = SynthRng::new(spec.seed ^ 0x5eed);
+        let mixture = &mixture;
+        assignment.iter().enumerate().map(move |(j, t)| {
+            let (cluster, v) = if spec.topical {
+                let topics = spec.topics(*t);
+                let c = topics[rng.below(topics.len())];
+                (c, mixture.sample_cluster(&mut rng, c))
+            } else {
+                mixture.sample(&mut rng)
+            };
+            (*t, chunk_text(cluster, j), v)
+        })
+    };
+    let mut ds = load_dataset(
+        &spec.database_name(prefix),
+        prefix,
+        &counts,
+        rows,
+        spec.batch,
+        log,
+    )
+    .await;
+    ds.mixture = Some(mixture);
+    ds
+}
+
+/// Loads `rows()` (tenant index, chunk text, vector), the rows of tenants with `counts`
+/// in load order, into the database `name` as the admin role, unless it already holds
+/// them and its HNSW index; returns the tenants and pools.
+pub async fn load_dataset<I>(
+    name: &str,
+    prefix: &str,
+    counts: &[usize],
+    rows: impl FnOnce() -> I,
+    batch: usize,
+    log: bool,
+) -> Dataset
+where
+    I: Iterator<Item = (usize, String, Vec<f32>)>,
+{
+    let total: usize = counts.iter().sum();
+    let owner_url = rowguard_testkit::server::migrated_database(name).expect("migrated database");
+    let (app, admin) = pools(&owner_url, 2, Some(Duration::from_secs(600))).await;
     let mut owner = PgConnection::establish(&owner_url).expect("owner connection");
     // Tenant ids are derived from the slug order: read them back when reusing.
     let loaded = owner_count(&mut owner, "SELECT count(*) AS n FROM document_embeddings");
@@ -178,9 +254,9 @@ pub async fn dataset(spec: &DatasetSpec, prefix: &str, log: bool) -> Dataset {
         "SELECT count(*) AS n FROM pg_indexes WHERE indexname = 'document_embeddings_embedding_hnsw_idx'",
     );
     let mut load = None;
-    if loaded as usize != spec.rows || has_index == 0 {
+    if loaded as usize != total || has_index == 0 {
         if log {
-            eprintln!("loading {} rows into {name} ...", spec.rows);
+            eprintln!("loading {total} rows into {name} ...");
         }
         owner_exec(&mut owner, "TRUNCATE tenants CASCADE");
         owner_exec(
@@ -223,33 +299,20 @@ pub async fn dataset(spec: &DatasetSpec, prefix: &str, log: bool) -> Dataset {
         .await
         .expect("tenants");
 
-        let mut rng = SynthRng::new(spec.seed ^ 0x5eed);
         let mut next_chunk = vec![0usize; counts.len()];
         let mut ingest_time = Duration::ZERO;
-        for (b, batch) in assignment.chunks(spec.batch).enumerate() {
-            let rows: Vec<(TenantId, NewEmbedding)> = batch
-                .iter()
-                .enumerate()
-                .map(|(j, t)| {
-                    let (cluster, v) = if spec.topical {
-                        let topics = spec.topics(*t);
-                        let c = topics[rng.below(topics.len())];
-                        (c, mixture.sample_cluster(&mut rng, c))
-                    } else {
-                        mixture.sample(&mut rng)
-                    };
-                    let c = next_chunk[*t];
-                    next_chunk[*t] += 1;
-                    let text = chunk_text(cluster, b * spec.batch + j);
+        let mut source = rows().peekable();
+        let mut b = 0usize;
+        while source.peek().is_some() {
+            let rows: Vec<(TenantId, NewEmbedding)> = source
+                .by_ref()
+                .take(batch)
+                .map(|(t, text, v)| {
+                    let c = next_chunk[t];
+                    next_chunk[t] += 1;
                     (
-                        tenants[*t],
-                        NewEmbedding::new(
-                            docs[*t][c / 100],
-                            (c % 100) as i32,
-                            text,
-                            "synthetic",
-                            v,
-                        ),
+                        tenants[t],
+                        NewEmbedding::new(docs[t][c / 100], (c % 100) as i32, text, "bench", v),
                     )
                 })
                 .collect();
@@ -262,9 +325,11 @@ pub async fn dataset(spec: &DatasetSpec, prefix: &str, log: bool) -> Dataset {
                 .expect("ingest");
             ingest_time += start.elapsed();
             if log && b % 20 == 0 {
-                eprintln!("  {} rows", (b + 1) * spec.batch);
+                eprintln!("  {} rows", (b + 1) * batch);
             }
+            b += 1;
         }
+        assert_eq!(next_chunk, counts, "rows() must yield each tenant's count");
         let start = Instant::now();
         owner_exec(&mut owner, "SET maintenance_work_mem = '2GB'");
         // pgvector 0.6.0-0.8.1 (CVE-2026-3172): serial HNSW builds only.
@@ -276,7 +341,7 @@ pub async fn dataset(spec: &DatasetSpec, prefix: &str, log: bool) -> Dataset {
         let hnsw_build = start.elapsed();
         owner_exec(&mut owner, "VACUUM ANALYZE document_embeddings");
         load = Some(LoadStats {
-            rows: spec.rows,
+            rows: total,
             ingest: ingest_time,
             hnsw_build,
             hnsw_bytes: owner_count(
@@ -324,7 +389,7 @@ pub async fn dataset(spec: &DatasetSpec, prefix: &str, log: bool) -> Dataset {
         app,
         admin,
         owner_url,
-        mixture,
+        mixture: None,
         load,
     }
 }

@@ -1,27 +1,42 @@
 //! Vector search under row-level security.
 //!
 //! An HNSW scan hands back `ef_search` candidates and RLS then drops other tenants'
-//! rows, so pgvector's defaults under-return for small tenants; the planner, which no
-//! longer sees the tenant behind the policy's sub-select, cannot be trusted to choose
-//! either (docs/search-study.md). This module therefore chooses the path itself, per
-//! query and per table, from the tenant's maintained row count (`embedding_counts`,
-//! kept by triggers):
+//! rows, so pgvector's defaults under-return for small tenants; a shared graph also
+//! loses recall for a large tenant asked about something outside its usual topics,
+//! where its rows are a minority around the query (docs/search-bench.md). The planner,
+//! which no longer sees the tenant behind the policy's sub-select, cannot be trusted to
+//! choose either (docs/search-study.md). This module therefore chooses the path itself,
+//! per query and per table, from the tenant's maintained row count (`embedding_counts`,
+//! kept by triggers) and whether it has an index of its own (docs/search-strategy.md):
 //!
 //! - **exact** ([`Strategy::Exact`]): a scan of the tenant's rows through the
 //!   `tenant_id` btree and a top-k sort, written `ORDER BY (embedding <=> $1) + 0` so
-//!   that no plan, custom or generic, can use the HNSW index. Recall 1.0; cost grows
-//!   with the tenant's rows (~4 µs per 1536-d row here). Chosen for tenants with at
-//!   most [`StrategyRules::exact_max_rows`] rows, for tenants below
-//!   [`StrategyRules::hnsw_min_share`] of the table (HNSW recall collapses when
-//!   the filter is that selective), for metrics without an HNSW index (L2, inner
-//!   product) and for searches restricted to given parents.
-//! - **HNSW** ([`Strategy::Hnsw`]): the HNSW index with pgvector's iterative scan
-//!   (`hnsw.iterative_scan = relaxed_order`, `ef_search` 400, `max_scan_tuples`
-//!   20,000), `enable_seqscan`, `enable_bitmapscan` and `enable_sort` off so that the
-//!   index scan is the only plan, and `plan_cache_mode = force_custom_plan`. The
-//!   settings are sent, pipelined, before every HNSW query, in its transaction. The
-//!   hits are re-sorted by distance in Rust (relaxed order may return them slightly
-//!   out of order).
+//!   that no plan, custom or generic, can use an HNSW index. Recall 1.0; cost grows
+//!   with the tenant's rows (~5 µs per 1536-d row here). Chosen for tenants with at
+//!   most [`StrategyRules::exact_max_rows`] rows, for larger tenants that have no index
+//!   of their own yet, for metrics without an HNSW index (L2, inner product) and for
+//!   searches restricted to given parents.
+//! - **tenant HNSW** ([`Strategy::TenantHnsw`]): the tenant's own partial HNSW index
+//!   ([`tenant_index`], built by `rowguard indexes sync` for tenants above
+//!   `exact_max_rows`): a graph of the tenant's rows only, so every query, near the
+//!   tenant's usual data or far from it, meets the tenant's own nearest rows.
+//!   `ef_search` [`HnswParams::tenant_ef_search`].
+//! - **shared HNSW** ([`Strategy::Hnsw`]): the table's index over every tenant, with
+//!   pgvector's iterative scan. Only when asked for, or with
+//!   [`StrategyRules::shared_hnsw_fallback`] for tenants without an index of their own.
+//!
+//! An HNSW answer chosen by [`Strategy::Auto`] whose nearest row is farther than
+//! [`StrategyRules::recheck_beyond`] (the query is unrelated to everything the tenant
+//! has, where no graph walk is reliable), or that is shorter than the tenant's rows
+//! allow, is replaced by an exact scan in the same transaction
+//! ([`TablePlan::rechecked_from`] says so).
+//!
+//! Both HNSW strategies run with pgvector's iterative scan (`relaxed_order` on the
+//! shared index, `strict_order` on a tenant's own), `max_scan_tuples` 20,000,
+//! `enable_seqscan`, `enable_bitmapscan` and `enable_sort` off so that an index scan
+//! is the only plan, and `plan_cache_mode = force_custom_plan`. The settings are sent, pipelined, before every HNSW query, in
+//! its transaction. The hits are re-sorted by distance in Rust (relaxed order may
+//! return them slightly out of order).
 //!
 //! Each strategy has its own SQL text, every value is bound (the vector through
 //! pgvector's diesel type), and every query names the tenant explicitly
@@ -49,6 +64,7 @@ use crate::{Error, Result};
 
 pub mod hybrid;
 pub mod ingest;
+pub mod tenant_index;
 pub mod validate;
 
 pub use hybrid::{
@@ -167,17 +183,25 @@ pub enum Strategy {
     Auto,
     /// Exact scan of the tenant's rows (recall 1.0).
     Exact,
-    /// HNSW index with iterative scan (cosine only: the only metric with an index).
+    /// The table's shared HNSW index with iterative scan (cosine only: the only metric
+    /// with an index). Fast, but recall falls for a tenant that is a minority around
+    /// the query; [`Strategy::Auto`] uses it only with
+    /// [`StrategyRules::shared_hnsw_fallback`]. For a tenant that has an index of its
+    /// own, the planner walks that one instead (it proves the same predicate, and the
+    /// smaller index costs less).
     Hnsw,
+    /// The tenant's own HNSW index ([`tenant_index`]): a graph of its rows only.
+    TenantHnsw,
 }
 
 impl Strategy {
-    /// `auto`, `exact` or `hnsw`.
+    /// `auto`, `exact`, `hnsw` or `tenant_hnsw`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Strategy::Auto => "auto",
             Strategy::Exact => "exact",
             Strategy::Hnsw => "hnsw",
+            Strategy::TenantHnsw => "tenant_hnsw",
         }
     }
 }
@@ -196,43 +220,70 @@ impl FromStr for Strategy {
             "auto" => Ok(Strategy::Auto),
             "exact" => Ok(Strategy::Exact),
             "hnsw" => Ok(Strategy::Hnsw),
+            "tenant_hnsw" | "tenant-hnsw" => Ok(Strategy::TenantHnsw),
             other => Err(Error::InvalidInput(format!(
-                "unknown search strategy {other:?} (expected auto, exact or hnsw)"
+                "unknown search strategy {other:?} (expected auto, exact, hnsw or tenant_hnsw)"
             ))),
         }
     }
 }
 
-/// When [`Strategy::Auto`] picks HNSW. Defaults from docs/search-study.md (100k rows,
-/// 1536-d, this machine): an exact scan fits the latency budget up to ~1,300 rows, and
-/// HNSW with iterative scan reaches recall 0.95 only when the tenant holds at least
-/// ~3 % of the table.
+/// How [`Strategy::Auto`] chooses (docs/search-strategy.md). A tenant with an index of
+/// its own ([`tenant_index`]) searches it; otherwise the exact scan, which is always
+/// right and costs ~5 µs a 1536-d row here. An exact scan fits the latency budget up to
+/// ~1,500 rows (docs/search-study.md), the size above which `rowguard indexes sync`
+/// builds a tenant its own index.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StrategyRules {
-    /// Tenants with at most this many rows in a table are scanned exactly.
+    /// Tenants with at most this many rows in a table are scanned exactly, index or not.
     pub exact_max_rows: u64,
-    /// Larger tenants use HNSW only if they hold at least this share of the table;
-    /// below it they are scanned exactly too (correct, slower).
+    /// For a larger tenant with no index of its own: search the table's shared HNSW
+    /// index instead of scanning exactly, if the tenant holds at least
+    /// [`StrategyRules::hnsw_min_share`] of the table. Off by default: the shared graph
+    /// loses recall for queries away from the tenant's usual topics (0.50 for a tenant
+    /// holding half the table, docs/search-bench.md). On, it trades that for speed
+    /// until the tenant's index is built.
+    pub shared_hnsw_fallback: bool,
+    /// See [`StrategyRules::shared_hnsw_fallback`]: below this share of the table the
+    /// shared graph is never used (its recall collapses when the filter is that
+    /// selective).
     pub hnsw_min_share: f64,
+    /// When an HNSW search chosen by [`Strategy::Auto`] finds its nearest row farther
+    /// than this cosine distance, the query is far from every row the tenant has, and
+    /// the table is scanned again exactly. Far from all of them, the rows' distances
+    /// differ by little more than noise, no graph walk tells them apart (recall 0.3 to
+    /// 0.8 on the synthetic bench's queries from other tenants' topics), and only the
+    /// scan is right. 0.8 is a cosine similarity of 0.2: unrelated text for sentence
+    /// embedding models. `None` never rescans. An HNSW result shorter than the
+    /// tenant's rows allow is always rescanned.
+    pub recheck_beyond: Option<f64>,
 }
 
 impl Default for StrategyRules {
     fn default() -> Self {
         Self {
             exact_max_rows: 1_500,
+            shared_hnsw_fallback: false,
             hnsw_min_share: 0.03,
+            recheck_beyond: Some(0.8),
         }
     }
 }
 
-/// pgvector settings of the HNSW strategy. `ef_search` 400 is where tenants of 10 %
-/// and 50 % of a 100k × 1536-d table reach recall@10 ≥ 0.98 through the iterative scan
-/// (docs/search-bench.md: 0.985 and 0.989, at 1.27× and 1.29× the p50 of unfiltered
-/// HNSW at that recall; ef_search 100 gave 0.93).
+/// pgvector settings of the two HNSW strategies (docs/search-bench.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HnswParams {
-    /// `hnsw.ef_search` (raised to `k` when `k` is larger; at most 1,000).
+    /// `hnsw.ef_search` on the shared index ([`Strategy::Hnsw`]; raised to `k` when `k`
+    /// is larger; at most 1,000). 400 is where tenants of 10 % and 50 % of a 100k ×
+    /// 1536-d table reach recall@10 ≥ 0.98 near their own data through the iterative
+    /// scan (0.985 and 0.989; ef_search 100 gave 0.93).
     pub ef_search: u32,
+    /// `hnsw.ef_search` on a tenant's own index ([`Strategy::TenantHnsw`]; raised to
+    /// `k` likewise). 100 gives recall@10 ≥ 0.98 for both kinds of query on the real
+    /// text bench and near the tenant's own topics on the synthetic one
+    /// (docs/search-bench.md); queries far from every row of the tenant are rescanned
+    /// instead ([`StrategyRules::recheck_beyond`]).
+    pub tenant_ef_search: u32,
     /// `hnsw.max_scan_tuples`: bounds how far the iterative scan goes.
     pub max_scan_tuples: u32,
 }
@@ -241,6 +292,7 @@ impl Default for HnswParams {
     fn default() -> Self {
         Self {
             ef_search: 400,
+            tenant_ef_search: 100,
             max_scan_tuples: 20_000,
         }
     }
@@ -369,6 +421,9 @@ pub struct TablePlan {
     pub reason: String,
     /// `hnsw.ef_search` used, for HNSW.
     pub ef_search: Option<u32>,
+    /// The HNSW strategy that ran first, when its answer was rescanned exactly (see
+    /// [`StrategyRules::recheck_beyond`]); `strategy` is then [`Strategy::Exact`].
+    pub rechecked_from: Option<Strategy>,
 }
 
 /// Hits plus the per-table decisions that produced them.
@@ -397,6 +452,8 @@ pub struct EmbeddingCounts {
     pub tenant_id: Uuid,
     /// `(kind, tenant rows, table rows)` for each of the three tables.
     pub tables: Vec<(Kind, u64, u64)>,
+    /// The tables where the tenant has a usable index of its own ([`tenant_index`]).
+    pub own_index: Vec<Kind>,
 }
 
 impl EmbeddingCounts {
@@ -412,6 +469,11 @@ impl EmbeddingCounts {
     pub fn tenant_rows(&self, kind: Kind) -> u64 {
         kind.tables().iter().map(|k| self.get(*k).0).sum()
     }
+
+    /// Whether the tenant has a usable HNSW index of its own on `kind`'s table.
+    pub fn has_own_index(&self, kind: Kind) -> bool {
+        self.own_index.contains(&kind)
+    }
 }
 
 #[derive(QueryableByName)]
@@ -424,20 +486,37 @@ struct CountRow {
     tenant_rows: i64,
     #[diesel(sql_type = Double)]
     table_rows: f64,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    own_index: bool,
 }
 
+/// The tenant, its counts, and whether it has a usable index of its own on each table:
+/// found by name (`<table>_hnsw_<tenant>`, one catalog index probe) and used only if
+/// valid, ready, HNSW with the table's operator class, and with the predicate exactly
+/// `tenant_id = '<tenant>'` (the same test as `tenant_index::list`).
 const COUNTS_SQL: &str = "\
-SELECT rowguard.current_tenant_id() AS tenant_id, k.kind::text AS kind, \
-       coalesce(e.rows, 0)::int8 AS tenant_rows, c.reltuples::float8 AS table_rows \
-  FROM (VALUES ('documents'::embedding_kind, 'public.document_embeddings'::regclass), \
-               ('deals'::embedding_kind, 'public.deal_activity_embeddings'::regclass), \
-               ('meetings'::embedding_kind, 'public.meeting_embeddings'::regclass)) AS k (kind, rel) \
+SELECT t.id AS tenant_id, k.kind::text AS kind, \
+       coalesce(e.rows, 0)::int8 AS tenant_rows, c.reltuples::float8 AS table_rows, \
+       EXISTS (SELECT FROM pg_catalog.pg_class ic \
+                 JOIN pg_catalog.pg_index i ON i.indexrelid = ic.oid \
+                 JOIN pg_catalog.pg_am am ON am.oid = ic.relam AND am.amname = 'hnsw' \
+                WHERE ic.relname = c.relname || '_hnsw_' || replace(t.id::text, '-', '') \
+                  AND ic.relnamespace = c.relnamespace \
+                  AND i.indrelid = c.oid AND i.indisvalid AND i.indisready \
+                  AND i.indclass[0] = (SELECT o.oid FROM pg_catalog.pg_opclass o \
+                                        WHERE o.opcname = k.opclass AND o.opcmethod = am.oid) \
+                  AND pg_catalog.pg_get_expr(i.indpred, i.indrelid) \
+                      = format('(tenant_id = %L::uuid)', t.id)) AS own_index \
+  FROM (SELECT rowguard.current_tenant_id() AS id) AS t \
+ CROSS JOIN (VALUES ('documents'::embedding_kind, 'public.document_embeddings'::regclass, 'vector_cosine_ops'), \
+                    ('deals'::embedding_kind, 'public.deal_activity_embeddings'::regclass, 'vector_cosine_ops'), \
+                    ('meetings'::embedding_kind, 'public.meeting_embeddings'::regclass, 'vector_cosine_ops')) AS k (kind, rel, opclass) \
   JOIN pg_catalog.pg_class c ON c.oid = k.rel \
-  LEFT JOIN embedding_counts e ON e.kind = k.kind AND e.tenant_id = (SELECT rowguard.current_tenant_id())";
+  LEFT JOIN embedding_counts e ON e.kind = k.kind AND e.tenant_id = t.id";
 
-/// Reads the transaction's tenant and its row counts (one statement). The table's
-/// size is the planner's estimate, which every role can read in `pg_class`; no other
-/// tenant's count is visible.
+/// Reads the transaction's tenant, its row counts and which tables it has an index of
+/// its own on (one statement). The table's size is the planner's estimate, which every
+/// role can read in `pg_class`; no other tenant's count is visible.
 pub async fn embedding_counts(conn: &mut TenantConn) -> Result<EmbeddingCounts> {
     read_counts(conn).await
 }
@@ -448,6 +527,11 @@ async fn read_counts(conn: &mut TenantConn) -> Result<EmbeddingCounts> {
         .iter()
         .find_map(|r| r.tenant_id)
         .ok_or(Error::NoTenant)?;
+    let own_index = rows
+        .iter()
+        .filter(|r| r.own_index)
+        .map(|r| r.kind.parse())
+        .collect::<Result<Vec<Kind>>>()?;
     let tables = rows
         .iter()
         .map(|r| {
@@ -463,7 +547,11 @@ async fn read_counts(conn: &mut TenantConn) -> Result<EmbeddingCounts> {
             Ok((kind, tenant, table.max(tenant)))
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(EmbeddingCounts { tenant_id, tables })
+    Ok(EmbeddingCounts {
+        tenant_id,
+        tables,
+        own_index,
+    })
 }
 
 /// Checks a search's inputs before anything is sent; returns the query as a `Vector`.
@@ -474,7 +562,7 @@ pub(crate) fn check_query(query: &[f32], k: usize, opts: &SearchOptions) -> Resu
             "k must be between 1 and {MAX_K}, got {k}"
         )));
     }
-    if opts.strategy == Strategy::Hnsw {
+    if matches!(opts.strategy, Strategy::Hnsw | Strategy::TenantHnsw) {
         if let Some(t) = opts
             .kind
             .tables()
@@ -495,33 +583,55 @@ pub(crate) fn check_query(query: &[f32], k: usize, opts: &SearchOptions) -> Resu
             "parent_ids is empty: nothing can match".to_owned(),
         ));
     }
+    if opts
+        .rules
+        .recheck_beyond
+        .is_some_and(|d| !(d.is_finite() && (0.0..=2.0).contains(&d)))
+    {
+        return Err(Error::InvalidInput(format!(
+            "recheck_beyond must be a cosine distance between 0 and 2, got {:?}",
+            opts.rules.recheck_beyond
+        )));
+    }
     if !(opts.rules.hnsw_min_share.is_finite() && opts.rules.hnsw_min_share >= 0.0) {
         return Err(Error::InvalidInput(format!(
             "hnsw_min_share must be a non-negative fraction, got {}",
             opts.rules.hnsw_min_share
         )));
     }
-    if opts.hnsw.ef_search == 0 || opts.hnsw.max_scan_tuples == 0 {
+    if opts.hnsw.ef_search == 0 || opts.hnsw.tenant_ef_search == 0 || opts.hnsw.max_scan_tuples == 0
+    {
         return Err(Error::InvalidInput(
-            "ef_search and max_scan_tuples must be at least 1".to_owned(),
+            "ef_search, tenant_ef_search and max_scan_tuples must be at least 1".to_owned(),
         ));
     }
     Ok(Vector::from(query.to_vec()))
 }
 
-/// Decides the strategy for one table.
+/// Decides the strategy for one table. A forced [`Strategy::TenantHnsw`] on a table
+/// where the tenant has no usable index of its own is refused, not quietly downgraded.
 pub(crate) fn plan_table(
     table: &Table,
     counts: &EmbeddingCounts,
     k: usize,
     opts: &SearchOptions,
-) -> TablePlan {
+) -> Result<TablePlan> {
     let (tenant_rows, table_rows) = counts.get(table.kind);
     let has_index = table.hnsw_metric == opts.metric;
+    let own_index = has_index && counts.has_own_index(table.kind);
     let share = tenant_rows as f64 / table_rows.max(1) as f64;
+    let rules = &opts.rules;
     let (strategy, reason) = match opts.strategy {
         Strategy::Exact => (Strategy::Exact, "requested".to_owned()),
         Strategy::Hnsw => (Strategy::Hnsw, "requested".to_owned()),
+        Strategy::TenantHnsw if own_index => (Strategy::TenantHnsw, "requested".to_owned()),
+        Strategy::TenantHnsw => {
+            return Err(Error::InvalidInput(format!(
+                "the tenant has no usable HNSW index of its own on {} (build it with \
+                 `rowguard indexes sync`); use Strategy::Auto or Exact",
+                table.name
+            )))
+        }
         Strategy::Auto if !has_index => (
             Strategy::Exact,
             format!("no HNSW index for {:?} distance", opts.metric),
@@ -529,43 +639,52 @@ pub(crate) fn plan_table(
         Strategy::Auto if opts.parent_ids.is_some() => {
             (Strategy::Exact, "restricted to given parents".to_owned())
         }
-        Strategy::Auto if tenant_rows <= opts.rules.exact_max_rows => (
+        Strategy::Auto if tenant_rows <= rules.exact_max_rows => (
             Strategy::Exact,
             format!(
                 "{tenant_rows} rows <= {} (exact is cheap)",
-                opts.rules.exact_max_rows
+                rules.exact_max_rows
             ),
         ),
-        Strategy::Auto if share < opts.rules.hnsw_min_share => (
-            Strategy::Exact,
-            format!(
-                "{:.2}% of the table < {:.2}% (a filter this selective loses HNSW recall)",
-                share * 100.0,
-                opts.rules.hnsw_min_share * 100.0
-            ),
+        Strategy::Auto if own_index => (
+            Strategy::TenantHnsw,
+            format!("{tenant_rows} rows, with an HNSW index of its own"),
         ),
-        Strategy::Auto => (
+        Strategy::Auto if rules.shared_hnsw_fallback && share >= rules.hnsw_min_share => (
             Strategy::Hnsw,
             format!(
-                "{tenant_rows} rows, {:.2}% of the table (HNSW with iterative scan)",
+                "{tenant_rows} rows, {:.2}% of the table, no index of its own: the shared \
+                 index (fallback on)",
                 share * 100.0
             ),
         ),
+        Strategy::Auto => (
+            Strategy::Exact,
+            format!(
+                "{tenant_rows} rows and no index of its own (build it with `rowguard indexes \
+                 sync`): exact, never approximate"
+            ),
+        ),
     };
-    let ef_search = (strategy == Strategy::Hnsw).then(|| ef_search_for(k, &opts.hnsw));
-    TablePlan {
+    let ef_search = match strategy {
+        Strategy::Hnsw => Some(ef_search_for(k, opts.hnsw.ef_search)),
+        Strategy::TenantHnsw => Some(ef_search_for(k, opts.hnsw.tenant_ef_search)),
+        _ => None,
+    };
+    Ok(TablePlan {
         kind: table.kind,
         strategy,
         tenant_rows,
         table_rows,
         reason,
         ef_search,
-    }
+        rechecked_from: None,
+    })
 }
 
-fn ef_search_for(k: usize, hnsw: &HnswParams) -> u32 {
+fn ef_search_for(k: usize, ef_search: u32) -> u32 {
     let k = u32::try_from(k).unwrap_or(u32::MAX);
-    hnsw.ef_search.max(k).min(1_000)
+    ef_search.max(k).min(1_000)
 }
 
 pub(crate) type Sql<'a> = BoxedSqlQuery<'a, Pg, SqlQuery>;
@@ -575,8 +694,8 @@ pub(crate) type Sql<'a> = BoxedSqlQuery<'a, Pg, SqlQuery>;
 /// into the next query of the same transaction. Values that vary are bound.
 pub(crate) fn settings_query<'a>(strategy: Strategy, hnsw: Option<(u32, u32)>) -> Sql<'a> {
     match (strategy, hnsw) {
-        (Strategy::Hnsw, Some((ef, max_scan))) => diesel::sql_query(
-            "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), \
+        (Strategy::Hnsw | Strategy::TenantHnsw, Some((ef, max_scan))) => diesel::sql_query(
+            "SELECT set_config('hnsw.iterative_scan', $3, true), \
                     set_config('hnsw.ef_search', $1, true), \
                     set_config('hnsw.max_scan_tuples', $2, true), \
                     set_config('enable_seqscan', 'off', true), \
@@ -587,7 +706,16 @@ pub(crate) fn settings_query<'a>(strategy: Strategy, hnsw: Option<(u32, u32)>) -
         )
         .into_boxed()
         .bind::<Text, _>(ef.to_string())
-        .bind::<Text, _>(max_scan.to_string()),
+        .bind::<Text, _>(max_scan.to_string())
+        // The shared graph is filtered, and relaxed order lets the iterative scan go on
+        // past other tenants' rows cheaply. Every row of a tenant's own graph passes
+        // the filter, so nothing is gained by relaxing there: strict order returns
+        // its candidates nearest first, so `LIMIT k` keeps the nearest it found.
+        .bind::<Text, _>(if strategy == Strategy::TenantHnsw {
+            "strict_order"
+        } else {
+            "relaxed_order"
+        }),
         _ => diesel::sql_query(
             "SELECT set_config('hnsw.iterative_scan', 'off', true), \
                     set_config('enable_seqscan', 'on', true), \
@@ -623,6 +751,15 @@ pub(crate) fn vector_sql(
             "SELECT id, {parent} AS parent_id, chunk, embedding {op} $1 AS distance \
                FROM {t} WHERE tenant_id = $2{filter} \
               ORDER BY embedding {op} $1 LIMIT $3"
+        ),
+        // The same shape, a text of its own. With the tenant's id bound and plans
+        // forced custom, `tenant_id = $2` proves the partial index's predicate, and the
+        // planner takes the tenant's graph over the shared one (the smaller index
+        // costs less); tests/it/search.rs checks that plan (docs/upstream-behaviour.md).
+        Strategy::TenantHnsw => format!(
+            "SELECT id, {parent} AS parent_id, chunk, embedding {op} $1 AS distance \
+               FROM {t} WHERE tenant_id = $2{filter} \
+              ORDER BY embedding {op} $1 LIMIT $3 /* rowguard: the tenant's own index */"
         ),
         // `+ 0` makes the order key an expression no index can serve, so no plan can
         // flip to HNSW; the distance is computed once (the sort key is the column).
@@ -668,6 +805,67 @@ where
     rows.map_err(|e| wire.error(e))
 }
 
+/// The settings statement and the bound query of one table's plan.
+fn plan_queries<'a>(
+    sql: String,
+    tenant_id: Uuid,
+    plan: &TablePlan,
+    vector: &'a Vector,
+    limit: usize,
+    opts: &'a SearchOptions,
+) -> (Sql<'a>, Sql<'a>) {
+    let mut query = diesel::sql_query(sql)
+        .into_boxed::<Pg>()
+        .bind::<pgvector::sql_types::Vector, _>(vector)
+        .bind::<diesel::sql_types::Uuid, _>(tenant_id)
+        .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX));
+    if let Some(parents) = &opts.parent_ids {
+        query = query.bind::<Array<diesel::sql_types::Uuid>, _>(parents);
+    }
+    let settings = settings_query(
+        plan.strategy,
+        plan.ef_search.map(|ef| (ef, opts.hnsw.max_scan_tuples)),
+    );
+    (settings, query)
+}
+
+#[derive(QueryableByName)]
+struct PlanLine {
+    #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+    line: String,
+}
+
+/// What PostgreSQL would run for each table of a [`search`]: the strategy chosen and
+/// the `EXPLAIN (COSTS OFF)` of its query, planned with the same settings, bound values
+/// and role, in the caller's transaction (nothing is executed). Shows which index a
+/// search walks, for example that [`Strategy::TenantHnsw`] uses the tenant's own.
+pub async fn explain<Q: AsEmbedding + ?Sized>(
+    conn: &mut TenantConn,
+    query: &Q,
+    k: usize,
+    opts: &SearchOptions,
+) -> Result<Vec<(TablePlan, String)>> {
+    let vector = check_query(query.as_embedding(), k, opts)?;
+    let counts = read_counts(conn).await?;
+    let mut out = Vec::new();
+    for table in opts.kind.tables().iter().filter_map(|k| k.table()) {
+        let plan = plan_table(table, &counts, k, opts)?;
+        let sql = format!(
+            "EXPLAIN (COSTS OFF) {}",
+            vector_sql(table, plan.strategy, opts.metric, opts.parent_ids.is_some())
+        );
+        let (settings, query) = plan_queries(sql, counts.tenant_id, &plan, &vector, k, opts);
+        let lines: Vec<PlanLine> = settings_then_load(conn, settings, query).await?;
+        let text = lines
+            .into_iter()
+            .map(|l| l.line)
+            .collect::<Vec<_>>()
+            .join("\n");
+        out.push((plan, text));
+    }
+    Ok(out)
+}
+
 /// Searches one table with the plan's strategy.
 pub(crate) async fn search_table(
     conn: &mut TenantConn,
@@ -682,18 +880,7 @@ pub(crate) async fn search_table(
         .table()
         .ok_or_else(|| Error::InvalidInput("a plan names a single table".to_owned()))?;
     let sql = vector_sql(table, plan.strategy, opts.metric, opts.parent_ids.is_some());
-    let mut query = diesel::sql_query(sql)
-        .into_boxed::<Pg>()
-        .bind::<pgvector::sql_types::Vector, _>(vector)
-        .bind::<diesel::sql_types::Uuid, _>(tenant_id)
-        .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX));
-    if let Some(parents) = &opts.parent_ids {
-        query = query.bind::<Array<diesel::sql_types::Uuid>, _>(parents);
-    }
-    let settings = settings_query(
-        plan.strategy,
-        plan.ef_search.map(|ef| (ef, opts.hnsw.max_scan_tuples)),
-    );
+    let (settings, query) = plan_queries(sql, tenant_id, plan, vector, limit, opts);
     let rows: Vec<HitRow> = settings_then_load(conn, settings, query).await?;
     let mut hits: Vec<Hit> = rows
         .into_iter()
@@ -714,6 +901,40 @@ pub(crate) fn sort_hits(hits: &mut [Hit]) {
     hits.sort_by(|a, b| a.distance.total_cmp(&b.distance).then(a.id.cmp(&b.id)));
 }
 
+/// Why an automatically chosen HNSW answer must be rescanned exactly, if it must: it is
+/// shorter than the tenant's rows allow, or its nearest row is beyond
+/// [`StrategyRules::recheck_beyond`].
+fn recheck_reason(
+    plan: &TablePlan,
+    hits: &[Hit],
+    k: usize,
+    opts: &SearchOptions,
+) -> Option<String> {
+    if opts.strategy != Strategy::Auto
+        || !matches!(plan.strategy, Strategy::Hnsw | Strategy::TenantHnsw)
+    {
+        return None;
+    }
+    let expected = usize::try_from(plan.tenant_rows)
+        .unwrap_or(usize::MAX)
+        .min(k);
+    if opts.parent_ids.is_none() && hits.len() < expected {
+        return Some(format!(
+            "{} returned {} of {expected} rows: rescanned exactly",
+            plan.strategy,
+            hits.len()
+        ));
+    }
+    match (hits.first(), opts.rules.recheck_beyond) {
+        (Some(nearest), Some(limit)) if nearest.distance > limit => Some(format!(
+            "{}'s nearest row at distance {:.3} > {limit}: the query is far from every row \
+             of the tenant, where no index tells them apart; rescanned exactly",
+            plan.strategy, nearest.distance
+        )),
+        _ => None,
+    }
+}
+
 /// Plans and runs a vector search (after [`check_query`]); shared with hybrid search.
 pub(crate) async fn run_vector_search(
     conn: &mut TenantConn,
@@ -725,7 +946,7 @@ pub(crate) async fn run_vector_search(
     let mut hits = Vec::new();
     let mut plans = Vec::new();
     for table in opts.kind.tables().iter().filter_map(|k| k.table()) {
-        let plan = plan_table(table, &counts, k, opts);
+        let mut plan = plan_table(table, &counts, k, opts)?;
         tracing::debug!(
             kind = %plan.kind,
             strategy = %plan.strategy,
@@ -735,7 +956,19 @@ pub(crate) async fn run_vector_search(
             reason = %plan.reason,
             "vector search strategy"
         );
-        hits.extend(search_table(conn, counts.tenant_id, &plan, vector, k, opts).await?);
+        let mut found = search_table(conn, counts.tenant_id, &plan, vector, k, opts).await?;
+        if let Some(why) = recheck_reason(&plan, &found, k, opts) {
+            tracing::debug!(kind = %plan.kind, reason = %why, "vector search rescanned exactly");
+            plan = TablePlan {
+                strategy: Strategy::Exact,
+                reason: why,
+                ef_search: None,
+                rechecked_from: Some(plan.strategy),
+                ..plan
+            };
+            found = search_table(conn, counts.tenant_id, &plan, vector, k, opts).await?;
+        }
+        hits.extend(found);
         plans.push(plan);
     }
     sort_hits(&mut hits);
@@ -796,6 +1029,14 @@ mod tests {
         EmbeddingCounts {
             tenant_id: Uuid::nil(),
             tables: vec![(Kind::Documents, tenant, table)],
+            own_index: vec![],
+        }
+    }
+
+    fn with_index(tenant: u64, table: u64) -> EmbeddingCounts {
+        EmbeddingCounts {
+            own_index: vec![Kind::Documents],
+            ..counts(tenant, table)
         }
     }
 
@@ -806,26 +1047,78 @@ mod tests {
     #[test]
     fn auto_rules() {
         let o = SearchOptions::default();
-        let p = |t, n| plan_table(docs(), &counts(t, n), 10, &o).strategy;
-        assert_eq!(p(0, 0), Strategy::Exact);
-        assert_eq!(p(1_500, 100_000), Strategy::Exact);
-        assert_eq!(p(3_500, 100_000), Strategy::Hnsw);
-        assert_eq!(p(2_000, 100_000), Strategy::Exact, "2% share");
-        assert_eq!(p(50_000, 100_000), Strategy::Hnsw);
+        let p = |c: EmbeddingCounts| plan_table(docs(), &c, 10, &o).unwrap().strategy;
+        assert_eq!(p(counts(0, 0)), Strategy::Exact);
+        assert_eq!(p(counts(1_500, 100_000)), Strategy::Exact);
+        assert_eq!(
+            p(with_index(1_500, 100_000)),
+            Strategy::Exact,
+            "small: exact"
+        );
+        assert_eq!(p(counts(50_000, 100_000)), Strategy::Exact, "no own index");
+        assert_eq!(p(with_index(50_000, 100_000)), Strategy::TenantHnsw);
+        assert_eq!(p(with_index(2_000, 100_000)), Strategy::TenantHnsw);
+        let fallback = SearchOptions::default().rules(StrategyRules {
+            shared_hnsw_fallback: true,
+            ..StrategyRules::default()
+        });
+        let f = |c: EmbeddingCounts| plan_table(docs(), &c, 10, &fallback).unwrap().strategy;
+        assert_eq!(f(counts(50_000, 100_000)), Strategy::Hnsw);
+        assert_eq!(f(counts(2_000, 100_000)), Strategy::Exact, "2% share");
+        assert_eq!(f(with_index(50_000, 100_000)), Strategy::TenantHnsw);
         let l2 = SearchOptions::default().metric(Metric::L2);
-        assert_eq!(
-            plan_table(docs(), &counts(50_000, 100_000), 10, &l2).strategy,
-            Strategy::Exact
-        );
+        let plan = plan_table(docs(), &with_index(50_000, 100_000), 10, &l2).unwrap();
+        assert_eq!(plan.strategy, Strategy::Exact);
         let filtered = SearchOptions::default().parent_ids(vec![Uuid::nil()]);
-        assert_eq!(
-            plan_table(docs(), &counts(50_000, 100_000), 10, &filtered).strategy,
-            Strategy::Exact
-        );
+        let plan = plan_table(docs(), &with_index(50_000, 100_000), 10, &filtered).unwrap();
+        assert_eq!(plan.strategy, Strategy::Exact);
         let forced = SearchOptions::default().strategy(Strategy::Hnsw);
-        let plan = plan_table(docs(), &counts(5, 100_000), 500, &forced);
+        let plan = plan_table(docs(), &counts(5, 100_000), 500, &forced).unwrap();
         assert_eq!(plan.strategy, Strategy::Hnsw);
         assert_eq!(plan.ef_search, Some(500));
+        let own = SearchOptions::default().strategy(Strategy::TenantHnsw);
+        let plan = plan_table(docs(), &with_index(5, 100_000), 10, &own).unwrap();
+        assert_eq!(plan.ef_search, Some(HnswParams::default().tenant_ef_search));
+        assert!(matches!(
+            plan_table(docs(), &counts(50_000, 100_000), 10, &own),
+            Err(Error::InvalidInput(_))
+        ));
+    }
+
+    #[test]
+    fn far_or_short_hnsw_answers_are_rescanned() {
+        let o = SearchOptions::default();
+        let plan = plan_table(docs(), &with_index(50_000, 100_000), 10, &o).unwrap();
+        let hit = |d: f64| Hit {
+            kind: Kind::Documents,
+            id: Uuid::now_v7(),
+            parent_id: Uuid::nil(),
+            chunk: String::new(),
+            distance: d,
+        };
+        let near: Vec<Hit> = (0..10).map(|i| hit(0.3 + f64::from(i) / 100.0)).collect();
+        let far: Vec<Hit> = (0..10).map(|i| hit(0.85 + f64::from(i) / 100.0)).collect();
+        assert_eq!(recheck_reason(&plan, &near, 10, &o), None);
+        assert!(recheck_reason(&plan, &far, 10, &o).is_some());
+        assert!(recheck_reason(&plan, &near[..9], 10, &o).is_some(), "short");
+        let never = SearchOptions::default().rules(StrategyRules {
+            recheck_beyond: None,
+            ..StrategyRules::default()
+        });
+        assert_eq!(recheck_reason(&plan, &far, 10, &never), None);
+        let forced = SearchOptions::default().strategy(Strategy::TenantHnsw);
+        assert_eq!(
+            recheck_reason(&plan, &far, 10, &forced),
+            None,
+            "forced stays"
+        );
+        let exact = plan_table(docs(), &counts(500, 100_000), 10, &o).unwrap();
+        assert_eq!(recheck_reason(&exact, &far, 10, &o), None);
+        let bad = SearchOptions::default().rules(StrategyRules {
+            recheck_beyond: Some(f64::NAN),
+            ..StrategyRules::default()
+        });
+        assert!(check_query(&[0.1; DIMENSIONS], 10, &bad).is_err());
     }
 
     #[test]
@@ -850,7 +1143,10 @@ mod tests {
     fn distinct_sql_per_strategy() {
         let exact = vector_sql(docs(), Strategy::Exact, Metric::Cosine, false);
         let hnsw = vector_sql(docs(), Strategy::Hnsw, Metric::Cosine, false);
+        let own = vector_sql(docs(), Strategy::TenantHnsw, Metric::Cosine, false);
         assert_ne!(exact, hnsw);
+        assert_ne!(own, hnsw);
+        assert_ne!(own, exact);
         assert!(exact.contains("+ 0"));
         assert!(hnsw.contains("ORDER BY embedding <=> $1"));
         assert!(vector_sql(docs(), Strategy::Exact, Metric::L2, true).contains("<->"));

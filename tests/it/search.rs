@@ -2,10 +2,14 @@
 //! from `rowguard::search::synth`, acting through `TenantPool` as the application
 //! role (the admin role only creates tenants):
 //! - recall@10 against an exact ground truth (computed here, in f64) is at least 0.95,
-//!   with exactly k rows, for a tiny tenant (exact scan) and a large one (HNSW with
-//!   iterative scan), both chosen automatically from the maintained row counts;
-//! - automatic selection picks exact for a tiny tenant and HNSW for a large one
-//!   (read from the returned report), and `embedding_counts` follows inserts and deletes;
+//!   with exactly k rows, for a tiny tenant (exact scan) and a large one (its own HNSW
+//!   index once `tenant_index::sync` built it, exact before), chosen automatically;
+//! - a large tenant asked about other tenants' topics still gets recall ≥ 0.98 from
+//!   its own index, which the planner really walks (`search::explain`); an index that
+//!   is not what its name says is never used, and sync rebuilds it;
+//! - automatic selection picks exact for a tiny tenant and the shared HNSW index for a
+//!   large one when the fallback is on (read from the returned report), and
+//!   `embedding_counts` follows inserts and deletes;
 //! - hybrid search returns a lexical-only hit and a vector-only hit;
 //! - bad vectors (wrong length, NaN, ±infinity, zero under cosine) are rejected with
 //!   `Error::InvalidInput` before anything is sent, and nothing is written; a batch the
@@ -18,9 +22,11 @@ use std::collections::HashSet;
 use diesel::sql_types::Text;
 use diesel_async::RunQueryDsl;
 use rowguard::pool::TenantPool;
+use rowguard::search::tenant_index::{self, Change, SyncOptions};
 use rowguard::search::{
-    embedding_counts, hybrid_search, hybrid_search_with_report, ingest, search, search_with_report,
-    HybridOptions, Kind, Metric, NewEmbedding, SearchOptions, Strategy, StrategyRules, DIMENSIONS,
+    embedding_counts, explain, hybrid_search, hybrid_search_with_report, ingest, search,
+    search_with_report, HybridOptions, Kind, Metric, NewEmbedding, SearchOptions, Strategy,
+    StrategyRules, DIMENSIONS,
 };
 use rowguard::{Error, TenantContext};
 use rowguard_testkit::fixtures::N;
@@ -133,12 +139,23 @@ async fn mean_recall(
     queries: &[Vec<f32>],
     expect: Strategy,
 ) -> f64 {
+    let opts = SearchOptions::new(Kind::Documents);
+    mean_recall_with(pool, ctx, rows, queries, &opts, expect).await
+}
+
+/// [`mean_recall`] with given options.
+async fn mean_recall_with(
+    pool: &TenantPool,
+    ctx: &TenantContext,
+    rows: &[(Uuid, Vec<f32>)],
+    queries: &[Vec<f32>],
+    opts: &SearchOptions,
+    expect: Strategy,
+) -> f64 {
     let mut total = 0.0;
     for q in queries {
         let report = pool
-            .with_tenant(ctx, async |conn| {
-                search_with_report(conn, q, K, &SearchOptions::new(Kind::Documents)).await
-            })
+            .with_tenant(ctx, async |conn| search_with_report(conn, q, K, opts).await)
             .await
             .expect("search");
         assert_eq!(report.strategy_for(Kind::Documents), Some(expect));
@@ -186,9 +203,22 @@ async fn recall_for_a_tiny_and_a_large_tenant() {
     .await;
     let queries = m.vectors(&mut SynthRng::new(99), 20);
 
-    let r_large = mean_recall(&pool, &large, &large_rows, &queries, Strategy::Hnsw).await;
+    // Above the exact limit with no index of its own: exact, never approximate.
+    let r_exact = mean_recall(&pool, &large, &large_rows, &queries[..3], Strategy::Exact).await;
+    assert!(r_exact >= 0.999, "exact recall {r_exact}");
+    let mut owner = db.owner_conn().expect("owner");
+    let built = tenant_index::sync(&mut owner, &SyncOptions::default(), |_, _| {}).expect("sync");
+    assert_eq!(
+        built,
+        vec![Change::Create {
+            kind: Kind::Documents,
+            tenant_id: large.tenant_id.as_uuid(),
+            tenant_rows: 2_000
+        }]
+    );
+    let r_large = mean_recall(&pool, &large, &large_rows, &queries, Strategy::TenantHnsw).await;
     let r_tiny = mean_recall(&pool, &tiny, &tiny_rows, &queries, Strategy::Exact).await;
-    eprintln!("recall@10: large (hnsw) {r_large:.3}, tiny (exact) {r_tiny:.3}");
+    eprintln!("recall@10: large (tenant_hnsw) {r_large:.3}, tiny (exact) {r_tiny:.3}");
     assert!(r_large >= 0.95, "large tenant recall {r_large}");
     assert!(r_tiny >= 0.99, "tiny tenant recall {r_tiny}");
 
@@ -260,7 +290,9 @@ async fn auto_selection_follows_the_maintained_counts() {
     // Scaled-down rules, so a small dataset exercises both branches.
     let rules = StrategyRules {
         exact_max_rows: 100,
+        shared_hnsw_fallback: true,
         hnsw_min_share: 0.5,
+        recheck_beyond: None,
     };
     let opts = SearchOptions::new(Kind::All).rules(rules);
     let q = m.vectors(&mut SynthRng::new(5), 1).remove(0);
@@ -341,6 +373,243 @@ async fn auto_selection_follows_the_maintained_counts() {
         .await
         .expect_err("no L2 index");
     assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
+}
+
+/// Runs one Auto search for `ctx` with `opts`; returns its strategy on documents.
+async fn strategy_of(
+    pool: &TenantPool,
+    ctx: &TenantContext,
+    q: &[f32],
+    opts: &SearchOptions,
+) -> Strategy {
+    let report = pool
+        .with_tenant(ctx, async |conn| search_with_report(conn, q, K, opts).await)
+        .await
+        .expect("search");
+    report
+        .strategy_for(Kind::Documents)
+        .expect("documents searched")
+}
+
+async fn explained(
+    pool: &TenantPool,
+    ctx: &TenantContext,
+    q: &[f32],
+    opts: &SearchOptions,
+) -> String {
+    let plans = pool
+        .with_tenant(ctx, async |conn| explain(conn, q, K, opts).await)
+        .await
+        .expect("explain");
+    assert_eq!(plans.len(), 1);
+    plans[0].1.clone()
+}
+
+#[tokio::test]
+async fn a_large_tenant_searches_its_own_index_whatever_the_query() {
+    let db = TestDatabase::new().expect("db");
+    let pool = db.app_pool(2).expect("pool");
+    let m = mixture();
+    let mut rng = SynthRng::new(3);
+    let large = make_tenant(&pool, "large").await;
+    let crowd = make_tenant(&pool, "crowd").await;
+    // Topical tenants: `large` writes about clusters 0-4, `crowd` (twice its size) about
+    // 5-99. A query from crowd's topics finds large's rows a small minority around it.
+    let pick = |rng: &mut SynthRng, from: usize, to: usize| from + rng.below(to - from);
+    let large_vectors: Vec<Vec<f32>> = (0..800)
+        .map(|_| {
+            let c = pick(&mut rng, 0, 5);
+            m.sample_cluster(&mut rng, c)
+        })
+        .collect();
+    let crowd_vectors: Vec<Vec<f32>> = (0..1_600)
+        .map(|_| {
+            let c = pick(&mut rng, 5, 100);
+            m.sample_cluster(&mut rng, c)
+        })
+        .collect();
+    let large_rows = load(&pool, &large, Kind::Documents, large_vectors, None).await;
+    load(&pool, &crowd, Kind::Documents, crowd_vectors, None).await;
+    let mut qrng = SynthRng::new(77);
+    let off_topic: Vec<Vec<f32>> = (0..20)
+        .map(|_| {
+            let c = pick(&mut qrng, 5, 100);
+            m.sample_cluster(&mut qrng, c)
+        })
+        .collect();
+    let rules = StrategyRules {
+        exact_max_rows: 500,
+        ..StrategyRules::default()
+    };
+    let opts = SearchOptions::new(Kind::Documents).rules(rules);
+    let q = &off_topic[0];
+
+    // No index of its own yet: exact, never the shared graph.
+    assert_eq!(strategy_of(&pool, &large, q, &opts).await, Strategy::Exact);
+    let forced = SearchOptions::new(Kind::Documents).strategy(Strategy::TenantHnsw);
+    let err = pool
+        .with_tenant(&large, async |conn| search(conn, q, K, &forced).await)
+        .await
+        .expect_err("no index to force");
+    assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
+
+    // The application role cannot read other tenants' counts through the owner's look-up.
+    let err = pool
+        .with_tenant(&large, async |conn| {
+            diesel::sql_query("SELECT count(*) AS n FROM rowguard.embedding_tenant_rows()")
+                .get_result::<N>(conn)
+                .await?;
+            Ok(())
+        })
+        .await
+        .expect_err("not executable by rowguard_app");
+    assert!(matches!(err, Error::Forbidden(_)), "{err:?}");
+
+    let mut owner = db.owner_conn().expect("owner");
+    let sync = SyncOptions {
+        min_rows: 500,
+        maintenance_work_mem: Some("256MB".into()),
+        dry_run: false,
+    };
+    let changes = tenant_index::sync(&mut owner, &sync, |_, _| {}).expect("sync");
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    let listed = tenant_index::list(&mut owner).expect("list");
+    assert_eq!(listed.len(), 2);
+    assert!(listed.iter().all(|i| i.usable), "{listed:?}");
+    assert!(
+        tenant_index::plan(&mut owner, &sync)
+            .expect("plan")
+            .is_empty(),
+        "in line"
+    );
+
+    // Auto now walks the tenant's own graph, and the plan shows that index.
+    let own_name = tenant_index::index_name(Kind::Documents, large.tenant_id.as_uuid()).unwrap();
+    let plan = explained(&pool, &large, q, &opts).await;
+    assert!(
+        plan.contains(&format!("Index Scan using {own_name}")),
+        "{plan}"
+    );
+    let exact = explained(
+        &pool,
+        &large,
+        q,
+        &SearchOptions::new(Kind::Documents).strategy(Strategy::Exact),
+    )
+    .await;
+    assert!(!exact.contains("hnsw"), "{exact}");
+    // Near its own topics, its own graph answers.
+    let mut nrng = SynthRng::new(78);
+    let near: Vec<Vec<f32>> = (0..20)
+        .map(|_| {
+            let c = pick(&mut nrng, 0, 5);
+            m.sample_cluster(&mut nrng, c)
+        })
+        .collect();
+    let recall = mean_recall_with(
+        &pool,
+        &large,
+        &large_rows,
+        &near,
+        &opts,
+        Strategy::TenantHnsw,
+    )
+    .await;
+    eprintln!("recall@10 near its own topics, own index: {recall:.3}");
+    assert!(recall >= 0.98, "recall {recall}");
+    // From other topics every row of the tenant is far (these clusters are mutually
+    // orthogonal): no graph tells them apart, so the answer is rescanned exactly.
+    let recall = mean_recall_with(
+        &pool,
+        &large,
+        &large_rows,
+        &off_topic,
+        &opts,
+        Strategy::Exact,
+    )
+    .await;
+    assert!(recall >= 0.999, "rescanned recall {recall}");
+    let report = pool
+        .with_tenant(&large, async |conn| {
+            search_with_report(conn, q, K, &opts).await
+        })
+        .await
+        .expect("search");
+    assert_eq!(
+        report.plans[0].rechecked_from,
+        Some(Strategy::TenantHnsw),
+        "{:?}",
+        report.plans
+    );
+    assert!(report.hits[0].distance > 0.8, "{:?}", report.hits[0]);
+    let no_recheck = opts.clone().rules(StrategyRules {
+        recheck_beyond: None,
+        ..rules
+    });
+    mean_recall_with(
+        &pool,
+        &large,
+        &large_rows,
+        &off_topic[..3],
+        &no_recheck,
+        Strategy::TenantHnsw,
+    )
+    .await;
+
+    // An index that carries the tenant's name but not its predicate is never used.
+    {
+        use diesel::connection::SimpleConnection;
+        owner
+            .batch_execute(&format!(
+                "DROP INDEX {own_name}; CREATE INDEX {own_name} ON document_embeddings \
+                 USING hnsw (embedding vector_cosine_ops) WHERE tenant_id = '{}'",
+                crowd.tenant_id.as_uuid()
+            ))
+            .expect("plant a wrong index");
+    }
+    assert_eq!(
+        strategy_of(&pool, &large, &near[0], &opts).await,
+        Strategy::Exact
+    );
+    let listed = tenant_index::list(&mut owner).expect("list");
+    assert!(
+        listed.iter().any(|i| i.name == own_name && !i.usable),
+        "{listed:?}"
+    );
+    let changes = tenant_index::sync(&mut owner, &sync, |_, _| {}).expect("rebuild");
+    assert!(
+        matches!(changes.as_slice(), [Change::Rebuild { .. }]),
+        "{changes:?}"
+    );
+    assert_eq!(
+        strategy_of(&pool, &large, &near[0], &opts).await,
+        Strategy::TenantHnsw
+    );
+
+    // A tenant that falls to half the threshold loses its index (dry run: nothing moves).
+    let dry = SyncOptions {
+        min_rows: 2_000,
+        dry_run: true,
+        ..sync.clone()
+    };
+    let changes = tenant_index::sync(&mut owner, &dry, |_, _| {}).expect("dry run");
+    assert_eq!(
+        changes,
+        vec![Change::Drop {
+            kind: Kind::Documents,
+            tenant_id: large.tenant_id.as_uuid(),
+            tenant_rows: 800
+        }]
+    );
+    assert_eq!(tenant_index::list(&mut owner).expect("list").len(), 2);
+    let bad = SyncOptions {
+        maintenance_work_mem: Some("1GB; RESET ALL".into()),
+        ..sync
+    };
+    assert!(matches!(
+        tenant_index::sync(&mut owner, &bad, |_, _| {}),
+        Err(Error::InvalidInput(_))
+    ));
 }
 
 #[tokio::test]

@@ -140,7 +140,8 @@ pub struct SearchArgs {
     /// Print the hits as a JSON array.
     #[arg(long)]
     json: bool,
-    /// Exact scan, HNSW, or chosen from the tenant's row counts.
+    /// Exact scan, the shared HNSW index, the tenant's own HNSW index, or chosen from
+    /// the tenant's row count and indexes.
     #[arg(long, value_enum, default_value = "auto")]
     strategy: StrategyArg,
     /// Fuse full-text and vector results (needs --text).
@@ -161,6 +162,7 @@ enum StrategyArg {
     Auto,
     Exact,
     Hnsw,
+    TenantHnsw,
 }
 
 #[derive(serde::Serialize)]
@@ -207,6 +209,7 @@ pub fn search(args: SearchArgs) -> rowguard::Result<ExitCode> {
         StrategyArg::Auto => Strategy::Auto,
         StrategyArg::Exact => Strategy::Exact,
         StrategyArg::Hnsw => Strategy::Hnsw,
+        StrategyArg::TenantHnsw => Strategy::TenantHnsw,
     };
     let vector = match (&args.text, &args.vector_file) {
         (_, Some(path)) => read_vector_file(path)?,

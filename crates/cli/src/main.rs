@@ -21,6 +21,7 @@ mod audit;
 mod cli;
 mod demo;
 mod domain;
+mod indexes;
 mod jobs;
 mod keys;
 mod report;
@@ -52,6 +53,12 @@ enum Command {
     },
     /// Nearest embeddings for one tenant, acting as it (exact, HNSW or hybrid).
     Search(cli::SearchArgs),
+    /// List and build the HNSW indexes of large tenants' own rows, which their
+    /// searches use (needs DATABASE_URL as the table owner).
+    Indexes {
+        #[command(subcommand)]
+        command: indexes::IndexesCommand,
+    },
     /// Write demo data.
     Seed {
         #[command(subcommand)]
@@ -125,6 +132,7 @@ fn main() -> ExitCode {
         Command::Seed { what: Seed::Demo } => demo::seed_demo(),
         Command::Demo => demo::demo(),
         Command::Search(args) => cli::search(args),
+        Command::Indexes { command } => indexes::indexes(command),
         Command::Context(args) => keys::context(args),
         Command::Keys { command } => keys::keys(command),
         Command::Tenant { command } => tenant::tenant(command),

@@ -492,3 +492,82 @@ fn a_tenant_that_does_not_exist_is_an_error_not_an_empty_result() {
         assert!(stderr(&out).contains("unknown tenant"), "{}", stderr(&out));
     }
 }
+
+/// `rowguard indexes sync` (as the owner) builds each large tenant's own HNSW index,
+/// `indexes list` shows it in use, and a search forced onto it (as the application
+/// login) answers from it with the tenant's rows only; a second sync has nothing to do.
+#[test]
+fn indexes_sync_builds_each_large_tenants_index_and_search_walks_it() {
+    let (db, acme, _) = seeded();
+    let truth = ground_truth(&db);
+    let owner = db.url_owner();
+    let acme_docs = rows_of(&truth, acme, &["documents"]);
+    assert!(
+        acme_docs > 2,
+        "the seed gives acme {acme_docs} document rows"
+    );
+    let acme_index = format!("document_embeddings_hnsw_{}", Uuid::from(acme).simple());
+
+    let sync = |extra: &[&str]| {
+        let mut args = vec!["indexes", "sync", "--min-rows", "2"];
+        args.extend_from_slice(extra);
+        let out = rowguard(&owner, &args);
+        assert_exit(&out, 0);
+        stdout(&out)
+    };
+    let dry = sync(&["--dry-run"]);
+    assert!(dry.contains(&format!("would create {acme_index}")), "{dry}");
+    let none = rowguard(&owner, &["indexes", "list", "--json"]);
+    assert_exit(&none, 0);
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout(&none)).ok(),
+        Some(Value::Array(vec![]))
+    );
+
+    let built = sync(&[]);
+    assert!(built.contains(&format!("create {acme_index}")), "{built}");
+    let listed = rowguard(&owner, &["indexes", "list", "--json"]);
+    assert_exit(&listed, 0);
+    let listed: Value = serde_json::from_str(&stdout(&listed)).expect("json");
+    let entry = listed
+        .as_array()
+        .and_then(|a| a.iter().find(|i| i["name"] == acme_index.as_str()))
+        .unwrap_or_else(|| panic!("{acme_index} not listed: {listed}"));
+    assert_eq!(entry["usable"], Value::Bool(true), "{entry}");
+    assert_eq!(
+        entry["tenant_rows"].as_u64(),
+        Some(acme_docs as u64),
+        "{entry}"
+    );
+
+    let app = db.url_app();
+    let acme_s = acme.to_string();
+    let args = [
+        "search",
+        "--tenant",
+        &acme_s,
+        "--kind",
+        "documents",
+        "--k",
+        "5",
+        "--text",
+        "pricing and contract terms",
+        "--strategy",
+        "tenant-hnsw",
+    ];
+    let out = rowguard(&app, &args);
+    assert_exit(&out, 0);
+    assert!(
+        stderr(&out).contains("documents: tenant_hnsw"),
+        "{}",
+        stderr(&out)
+    );
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let found = hits(&rowguard(&app, &json_args));
+    assert_eq!(found.len(), acme_docs.min(5));
+    check_hits(&found, &truth, acme, &["documents"]);
+
+    let again = sync(&[]);
+    assert!(again.contains("has its index"), "first:\n{built}\nagain:\n{again}");
+}
