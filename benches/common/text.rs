@@ -45,12 +45,15 @@ pub struct TenantText {
     pub own_queries: Vec<String>,
 }
 
+/// Embedded texts, one vector each.
+pub type Vectors = Vec<Vec<f32>>;
+
 /// The tenants' text and the queries of both kinds, embedded.
 pub struct TextDataset {
     pub ds: Dataset,
     pub sections: Vec<&'static str>,
     /// Per tenant: (own topics, other topics) query vectors, padded to 1536.
-    pub queries: Vec<(Vec<Vec<f32>>, Vec<Vec<f32>>)>,
+    pub queries: Vec<(Vectors, Vectors)>,
 }
 
 /// Roff source to plain text: macro lines keep their words (`.SH`, `.B`, ...), requests

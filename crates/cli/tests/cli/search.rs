@@ -569,5 +569,8 @@ fn indexes_sync_builds_each_large_tenants_index_and_search_walks_it() {
     check_hits(&found, &truth, acme, &["documents"]);
 
     let again = sync(&[]);
-    assert!(again.contains("has its index"), "first:\n{built}\nagain:\n{again}");
+    assert!(
+        again.contains("has its index"),
+        "first:\n{built}\nagain:\n{again}"
+    );
 }
