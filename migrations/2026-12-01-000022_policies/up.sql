@@ -506,9 +506,6 @@ REVOKE ALL ON FUNCTION rowguard.tenant_gate(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rowguard.tenant_gate(text) TO rowguard_app, rowguard_admin;
 COMMENT ON FUNCTION rowguard.tenant_gate(text) IS 'Called by the context statement of every tenant transaction: raises RG003 for a tenant that does not exist, RG001 when it is suspended, RG002 when it is closed. Reads only the tenant id of the context; the policies verify the signature.';
 
--- Take back the temporary right granted above.
-REVOKE CREATE ON SCHEMA rowguard FROM rowguard_admin;
-
 -- Every tenant's row count in each embedding table, for the owner's maintenance of
 -- per-tenant HNSW indexes (`rowguard indexes sync`, src/search/tenant_index.rs). The
 -- owner is subject to the FORCEd policy on embedding_counts and holds no context, so it
@@ -532,6 +529,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION rowguard.embedding_tenant_rows() IS 'Maintenance: (kind, tenant_id, tenant_rows) of every tenant with embeddings, for building per-tenant HNSW indexes. Not executable by rowguard_app.';
+
+-- Take back the temporary right granted above.
+REVOKE CREATE ON SCHEMA rowguard FROM rowguard_admin;
 -- policies/40_role_tiers.sql
 -- Role tiers: within its tenant, what the acting user's role and identity, from the
 -- verified signed context, allow: rowguard.current_role_in('{...}') answers "is this

@@ -186,9 +186,7 @@ pub enum Strategy {
     /// The table's shared HNSW index with iterative scan (cosine only: the only metric
     /// with an index). Fast, but recall falls for a tenant that is a minority around
     /// the query; [`Strategy::Auto`] uses it only with
-    /// [`StrategyRules::shared_hnsw_fallback`]. For a tenant that has an index of its
-    /// own, the planner walks that one instead (it proves the same predicate, and the
-    /// smaller index costs less).
+    /// [`StrategyRules::shared_hnsw_fallback`].
     Hnsw,
     /// The tenant's own HNSW index ([`tenant_index`]): a graph of its rows only.
     TenantHnsw,
@@ -494,7 +492,7 @@ struct CountRow {
 /// found by name (`<table>_hnsw_<tenant>`, one catalog index probe) and used only if
 /// valid, ready, HNSW with the table's operator class, and with the predicate exactly
 /// `tenant_id = '<tenant>'` (the same test as `tenant_index::list`).
-const COUNTS_SQL: &str = "\
+pub(crate) const COUNTS_SQL: &str = "\
 SELECT t.id AS tenant_id, k.kind::text AS kind, \
        coalesce(e.rows, 0)::int8 AS tenant_rows, c.reltuples::float8 AS table_rows, \
        EXISTS (SELECT FROM pg_catalog.pg_class ic \
@@ -505,6 +503,8 @@ SELECT t.id AS tenant_id, k.kind::text AS kind, \
                   AND i.indrelid = c.oid AND i.indisvalid AND i.indisready \
                   AND i.indclass[0] = (SELECT o.oid FROM pg_catalog.pg_opclass o \
                                         WHERE o.opcname = k.opclass AND o.opcmethod = am.oid) \
+                  AND pg_catalog.pg_get_expr(i.indexprs, i.indrelid) \
+                      = '(l2_normalize(embedding))::vector(1536)' \
                   AND pg_catalog.pg_get_expr(i.indpred, i.indrelid) \
                       = format('(tenant_id = %L::uuid)', t.id)) AS own_index \
   FROM (SELECT rowguard.current_tenant_id() AS id) AS t \
@@ -752,14 +752,16 @@ pub(crate) fn vector_sql(
                FROM {t} WHERE tenant_id = $2{filter} \
               ORDER BY embedding {op} $1 LIMIT $3"
         ),
-        // The same shape, a text of its own. With the tenant's id bound and plans
-        // forced custom, `tenant_id = $2` proves the partial index's predicate, and the
-        // planner takes the tenant's graph over the shared one (the smaller index
-        // costs less); tests/it/search.rs checks that plan (docs/upstream-behaviour.md).
+        // Ordered by the expression only the tenant's own index holds
+        // (`tenant_index::INDEXED`), so the shared index cannot serve it; with the
+        // tenant's id bound and plans forced custom, `tenant_id = $2` proves the partial
+        // index's predicate. The distance returned is the column's, exact.
+        // tests/it/search.rs checks the plan (docs/upstream-behaviour.md).
         Strategy::TenantHnsw => format!(
             "SELECT id, {parent} AS parent_id, chunk, embedding {op} $1 AS distance \
                FROM {t} WHERE tenant_id = $2{filter} \
-              ORDER BY embedding {op} $1 LIMIT $3 /* rowguard: the tenant's own index */"
+              ORDER BY {} {op} $1 LIMIT $3",
+            tenant_index::INDEXED
         ),
         // `+ 0` makes the order key an expression no index can serve, so no plan can
         // flip to HNSW; the distance is computed once (the sort key is the column).

@@ -7,7 +7,10 @@
 //! about other tenants' topics). A partial index `WHERE tenant_id = '<tenant>'` is a
 //! graph of that tenant's rows only: HNSW at its own size, whatever the query.
 //!
-//! The indexes are named `<table>_hnsw_<tenant uuid without hyphens>`. The search
+//! The indexes are named `<table>_hnsw_<tenant uuid without hyphens>` and index the
+//! expression [`INDEXED`] (the unit-length embedding: the same graph for cosine, and a
+//! different expression from the shared index's column, so the SQL text alone decides
+//! which index a query walks). The search
 //! ([`Strategy::TenantHnsw`](super::Strategy::TenantHnsw)) uses one only when it is
 //! valid, is an HNSW index with the table's operator class, and its predicate is
 //! exactly `tenant_id = '<that tenant>'`, so a half-built index (a failed
@@ -41,6 +44,17 @@ use crate::{Error, Result};
 
 /// The infix between the table's name and the tenant's id in an index name.
 pub const NAME_INFIX: &str = "_hnsw_";
+
+/// What a tenant's index holds: the embedding scaled to unit length. Cosine distance
+/// does not change with scale, so the graph is the same one the column would give
+/// (embedding models' vectors are unit length already); but the expression is not the
+/// column, so only a query ordered by this very expression can walk the index, and no
+/// such query can walk the table's shared index on the column. The choice between the
+/// two is the SQL text's, never the planner's costs.
+pub(crate) const INDEXED: &str = "l2_normalize(embedding)::vector(1536)";
+
+/// [`INDEXED`] as `pg_get_expr` prints it back from the catalog.
+pub(crate) const INDEXED_DEPARSED: &str = "(l2_normalize(embedding))::vector(1536)";
 
 /// The name of `tenant`'s HNSW index on `kind`'s table (`kind` names one table).
 ///
@@ -78,8 +92,8 @@ pub fn create_sql(kind: Kind, tenant: Uuid) -> Result<String> {
         .table()
         .ok_or_else(|| Error::InvalidInput(kind.to_string()))?;
     Ok(format!(
-        "CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON public.{} USING hnsw (embedding {}) \
-         WHERE tenant_id = '{}'::uuid",
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON public.{} USING hnsw \
+         (({INDEXED}) {}) WHERE tenant_id = '{}'::uuid",
         table.name,
         table.hnsw_metric.hnsw_opclass(),
         tenant.hyphenated()
@@ -210,6 +224,8 @@ SELECT c.relname::text AS table_name, ic.relname::text AS index_name, \
        coalesce(i.indisvalid AND i.indisready AND am.amname = 'hnsw' \
         AND i.indclass[0] = (SELECT o.oid FROM pg_catalog.pg_opclass o \
                               WHERE o.opcname = t.opclass AND o.opcmethod = am.oid) \
+        AND pg_catalog.pg_get_expr(i.indexprs, i.indrelid) \
+            = '(l2_normalize(embedding))::vector(1536)' \
         AND pg_catalog.pg_get_expr(i.indpred, i.indrelid) \
             = format('(tenant_id = %L::uuid)', \
                      substr(ic.relname, length(c.relname) + 7)::uuid), false) AS usable, \
@@ -385,6 +401,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_deparsed_expression_is_the_indexed_one() {
+        assert_eq!(INDEXED_DEPARSED, "(l2_normalize(embedding))::vector(1536)");
+        assert!(LIST_SQL.contains(INDEXED_DEPARSED));
+        assert!(super::super::COUNTS_SQL.contains(INDEXED_DEPARSED));
+        assert_eq!(
+            super::super::DIMENSIONS,
+            1536,
+            "INDEXED names the dimension"
+        );
+    }
+
+    #[test]
     fn names_and_statements() {
         let t = Uuid::parse_str("0191c2a4-7e5b-7c3d-8f00-123456789abc").unwrap();
         let name = index_name(Kind::Deals, t).unwrap();
@@ -395,7 +423,9 @@ mod tests {
         assert!(name.len() <= 63, "PostgreSQL truncates names past 63 bytes");
         assert!(index_name(Kind::All, t).is_err());
         let sql = create_sql(Kind::Documents, t).unwrap();
-        assert!(sql.contains("USING hnsw (embedding vector_cosine_ops)"));
+        assert!(
+            sql.contains("USING hnsw ((l2_normalize(embedding)::vector(1536)) vector_cosine_ops)")
+        );
         assert!(sql.ends_with("WHERE tenant_id = '0191c2a4-7e5b-7c3d-8f00-123456789abc'::uuid"));
     }
 
