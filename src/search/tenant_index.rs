@@ -53,7 +53,9 @@ pub const NAME_INFIX: &str = "_hnsw_";
 /// two is the SQL text's, never the planner's costs.
 pub(crate) const INDEXED: &str = "l2_normalize(embedding)::vector(1536)";
 
-/// [`INDEXED`] as `pg_get_expr` prints it back from the catalog.
+/// [`INDEXED`] as `pg_get_expr` prints it back from the catalog (written out in
+/// `LIST_SQL` and the search's `COUNTS_SQL`; a test holds them to this).
+#[cfg(test)]
 pub(crate) const INDEXED_DEPARSED: &str = "(l2_normalize(embedding))::vector(1536)";
 
 /// The name of `tenant`'s HNSW index on `kind`'s table (`kind` names one table).
