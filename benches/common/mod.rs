@@ -107,21 +107,26 @@ pub fn sync_tenant_indexes(owner_url: &str) -> TenantIndexStats {
         maintenance_work_mem: Some("2GB".into()),
         ..SyncOptions::default()
     };
-    let mut built = Vec::new();
+    let mut timed = Vec::new();
     tenant_index::sync(&mut owner, &opts, |change, took| {
         eprintln!("  {change:?} in {:.1} s", took.as_secs_f64());
         if let Change::Create { tenant_rows, .. } | Change::Rebuild { tenant_rows, .. } = change {
-            let bytes = owner_count(
-                &mut PgConnection::establish(owner_url).expect("owner connection"),
-                &format!(
-                    "SELECT pg_relation_size('public.{}') AS n",
-                    change.index_name()
-                ),
-            );
-            built.push((*tenant_rows, took, bytes));
+            timed.push((change.index_name(), *tenant_rows, took));
         }
     })
     .expect("sync tenant indexes");
+    // Their sizes, from the same listing `rowguard indexes list` prints.
+    let listed = tenant_index::list(&mut owner).expect("list tenant indexes");
+    let built = timed
+        .into_iter()
+        .map(|(name, rows, took)| {
+            let bytes = listed
+                .iter()
+                .find(|i| i.name == name)
+                .map_or(0, |i| i.bytes);
+            (rows, took, bytes)
+        })
+        .collect();
     TenantIndexStats { built }
 }
 

@@ -267,6 +267,11 @@ fn counts(conn: &mut PgConnection) -> Result<Vec<(Kind, Uuid, u64)>> {
 /// owner (or any role that may execute `rowguard.embedding_tenant_rows()`).
 pub fn list(conn: &mut PgConnection) -> Result<Vec<TenantIndex>> {
     let counts = counts(conn)?;
+    list_with(conn, &counts)
+}
+
+/// [`list`], with the counts already read.
+fn list_with(conn: &mut PgConnection, counts: &[(Kind, Uuid, u64)]) -> Result<Vec<TenantIndex>> {
     let rows: Vec<IndexRow> = diesel::sql_query(LIST_SQL).load(conn)?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
@@ -295,7 +300,7 @@ pub fn list(conn: &mut PgConnection) -> Result<Vec<TenantIndex>> {
 /// The changes that bring the per-tenant indexes in line with `opts.min_rows`.
 pub fn plan(conn: &mut PgConnection, opts: &SyncOptions) -> Result<Vec<Change>> {
     let counts = counts(conn)?;
-    let existing = list(conn)?;
+    let existing = list_with(conn, &counts)?;
     let mut changes = Vec::new();
     for (kind, tenant_id, tenant_rows) in &counts {
         if *tenant_rows <= opts.min_rows {
