@@ -393,7 +393,12 @@ async fn failures_back_off_dead_letter_at_the_limit_and_requeue() {
     })
     .handler("test.panics", |job, _conn| {
         Box::pin(async move {
-            assert!(job.attempt > 1, "handler bug");
+            if job.attempt <= 1 {
+                // A deliberate panic. resume_unwind skips the panic hook, so no
+                // backtrace of it (CI sets RUST_BACKTRACE) buries a real failure's
+                // message in the output.
+                std::panic::resume_unwind(Box::new("handler bug"));
+            }
             Ok(())
         })
     })
@@ -405,14 +410,14 @@ async fn failures_back_off_dead_letter_at_the_limit_and_requeue() {
     .expect("worker");
     let handle = RunningWorker::start(built);
 
-    eventually(Duration::from_secs(30), "the flaky job is dead", || async {
+    eventually(Duration::from_secs(60), "the flaky job is dead", || async {
         job_row(&p.0, failing)
             .await
             .is_some_and(|r| r.state == "dead")
     })
     .await;
     eventually(
-        Duration::from_secs(30),
+        Duration::from_secs(60),
         "the panicking job is dead",
         || async {
             job_row(&p.0, panicking)
@@ -441,7 +446,11 @@ async fn failures_back_off_dead_letter_at_the_limit_and_requeue() {
     let gaps: Vec<Duration> = seen.windows(2).map(|w| w[1].1 - w[0].1).collect();
     assert!(gaps[0] >= Duration::from_millis(200), "{gaps:?}");
     assert!(gaps[1] >= Duration::from_millis(400), "{gaps:?}");
-    assert!(gaps.iter().all(|g| *g < Duration::from_secs(8)), "{gaps:?}");
+    // A generous ceiling: a busy CI machine may be slow to poll, never this slow.
+    assert!(
+        gaps.iter().all(|g| *g < Duration::from_secs(15)),
+        "{gaps:?}"
+    );
 
     // Dead letters: listed by tenant and by kind, requeued one at a time.
     let by_tenant = admin::dead_letters(
@@ -484,7 +493,7 @@ async fn failures_back_off_dead_letter_at_the_limit_and_requeue() {
     .expect("requeue");
     assert_eq!(n, 1);
     eventually(
-        Duration::from_secs(30),
+        Duration::from_secs(60),
         "the requeued job completes",
         || async { job_row(&p.0, failing).await.is_none() },
     )
@@ -500,9 +509,9 @@ async fn failures_back_off_dead_letter_at_the_limit_and_requeue() {
         "a requeued job starts its attempts over"
     );
     let report = handle.stop().await;
-    assert_eq!(report.completed, 1);
-    assert_eq!(report.retried, 2);
-    assert_eq!(report.dead_lettered, 2);
+    assert_eq!(report.completed, 1, "{report:?}");
+    assert_eq!(report.retried, 2, "{report:?}");
+    assert_eq!(report.dead_lettered, 2, "{report:?}");
     // The panicking job is still a dead letter.
     assert_eq!(
         job_row(&p.0, panicking).await.map(|r| r.state).as_deref(),
