@@ -492,27 +492,25 @@ struct CountRow {
 /// found by name (`<table>_hnsw_<tenant>`, one catalog index probe) and used only if
 /// valid, ready, HNSW with the table's operator class, and with the predicate exactly
 /// `tenant_id = '<tenant>'` (the same test as `tenant_index::list`).
-pub(crate) const COUNTS_SQL: &str = "\
+pub(crate) const COUNTS_SQL: &str = concat!(
+    "\
 SELECT t.id AS tenant_id, k.kind::text AS kind, \
        coalesce(e.rows, 0)::int8 AS tenant_rows, c.reltuples::float8 AS table_rows, \
        EXISTS (SELECT FROM pg_catalog.pg_class ic \
                  JOIN pg_catalog.pg_index i ON i.indexrelid = ic.oid \
-                 JOIN pg_catalog.pg_am am ON am.oid = ic.relam AND am.amname = 'hnsw' \
+                 JOIN pg_catalog.pg_am am ON am.oid = ic.relam \
                 WHERE ic.relname = c.relname || '_hnsw_' || replace(t.id::text, '-', '') \
-                  AND ic.relnamespace = c.relnamespace \
-                  AND i.indrelid = c.oid AND i.indisvalid AND i.indisready \
-                  AND i.indclass[0] = (SELECT o.oid FROM pg_catalog.pg_opclass o \
-                                        WHERE o.opcname = k.opclass AND o.opcmethod = am.oid) \
-                  AND pg_catalog.pg_get_expr(i.indexprs, i.indrelid) \
-                      = '(l2_normalize(embedding))::vector(1536)' \
-                  AND pg_catalog.pg_get_expr(i.indpred, i.indrelid) \
-                      = format('(tenant_id = %L::uuid)', t.id)) AS own_index \
+                  AND ic.relnamespace = c.relnamespace AND i.indrelid = c.oid \
+                  AND ",
+    tenant_index::usable_tenant_index!("k.opclass", "t.id"),
+    ") AS own_index \
   FROM (SELECT rowguard.current_tenant_id() AS id) AS t \
  CROSS JOIN (VALUES ('documents'::embedding_kind, 'public.document_embeddings'::regclass, 'vector_cosine_ops'), \
                     ('deals'::embedding_kind, 'public.deal_activity_embeddings'::regclass, 'vector_cosine_ops'), \
                     ('meetings'::embedding_kind, 'public.meeting_embeddings'::regclass, 'vector_cosine_ops')) AS k (kind, rel, opclass) \
   JOIN pg_catalog.pg_class c ON c.oid = k.rel \
-  LEFT JOIN embedding_counts e ON e.kind = k.kind AND e.tenant_id = t.id";
+  LEFT JOIN embedding_counts e ON e.kind = k.kind AND e.tenant_id = t.id"
+);
 
 /// Reads the transaction's tenant, its row counts and which tables it has an index of
 /// its own on (one statement). The table's size is the planner's estimate, which every

@@ -54,9 +54,34 @@ pub const NAME_INFIX: &str = "_hnsw_";
 pub(crate) const INDEXED: &str = "l2_normalize(embedding)::vector(1536)";
 
 /// [`INDEXED`] as `pg_get_expr` prints it back from the catalog (written out in
-/// `LIST_SQL` and the search's `COUNTS_SQL`; a test holds them to this).
+/// [`usable_tenant_index!`]; a test holds it to this).
 #[cfg(test)]
 pub(crate) const INDEXED_DEPARSED: &str = "(l2_normalize(embedding))::vector(1536)";
+
+/// The catalog's word that a tenant's index is one a search may walk, as an SQL
+/// condition on `i` (its `pg_index` row) and `am` (its access method): valid and ready,
+/// HNSW with the table's operator class (the SQL expression `$opclass` names it), on
+/// [`INDEXED`], and for exactly the tenant `$tenant` (an SQL expression of type uuid).
+/// `LIST_SQL` here and the search's `COUNTS_SQL` both test it, so `rowguard indexes list`
+/// calls usable exactly the indexes a search walks.
+macro_rules! usable_tenant_index {
+    ($opclass:literal, $tenant:literal) => {
+        concat!(
+            "(i.indisvalid AND i.indisready AND am.amname = 'hnsw' \
+              AND i.indclass[0] = (SELECT o.oid FROM pg_catalog.pg_opclass o \
+                                    WHERE o.opcname = ",
+            $opclass,
+            " AND o.opcmethod = am.oid) \
+              AND pg_catalog.pg_get_expr(i.indexprs, i.indrelid) \
+                  = '(l2_normalize(embedding))::vector(1536)' \
+              AND pg_catalog.pg_get_expr(i.indpred, i.indrelid) \
+                  = format('(tenant_id = %L::uuid)', ",
+            $tenant,
+            "))"
+        )
+    };
+}
+pub(crate) use usable_tenant_index;
 
 /// The name of `tenant`'s HNSW index on `kind`'s table (`kind` names one table).
 ///
@@ -221,16 +246,15 @@ struct CountRow {
 /// Every index named like a per-tenant index on the embedding tables, and whether the
 /// search would use it. The same test as the search's (`COUNTS_SQL` in the parent
 /// module): valid, ready, HNSW, the table's operator class, the exact predicate.
-const LIST_SQL: &str = "\
+const LIST_SQL: &str = concat!(
+    "\
 SELECT c.relname::text AS table_name, ic.relname::text AS index_name, \
-       coalesce(i.indisvalid AND i.indisready AND am.amname = 'hnsw' \
-        AND i.indclass[0] = (SELECT o.oid FROM pg_catalog.pg_opclass o \
-                              WHERE o.opcname = t.opclass AND o.opcmethod = am.oid) \
-        AND pg_catalog.pg_get_expr(i.indexprs, i.indrelid) \
-            = '(l2_normalize(embedding))::vector(1536)' \
-        AND pg_catalog.pg_get_expr(i.indpred, i.indrelid) \
-            = format('(tenant_id = %L::uuid)', \
-                     substr(ic.relname, length(c.relname) + 7)::uuid), false) AS usable, \
+       coalesce(",
+    usable_tenant_index!(
+        "t.opclass",
+        "substr(ic.relname, length(c.relname) + 7)::uuid"
+    ),
+    ", false) AS usable, \
        pg_catalog.pg_relation_size(ic.oid)::int8 AS bytes \
   FROM (VALUES ('document_embeddings', 'vector_cosine_ops'), \
                ('deal_activity_embeddings', 'vector_cosine_ops'), \
@@ -241,7 +265,8 @@ SELECT c.relname::text AS table_name, ic.relname::text AS index_name, \
   JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid \
   JOIN pg_catalog.pg_am am ON am.oid = ic.relam \
  WHERE ic.relname ~ ('^' || c.relname || '_hnsw_[0-9a-f]{32}$') \
- ORDER BY 1, 2";
+ ORDER BY 1, 2"
+);
 
 fn kind_of_table(name: &str) -> Option<Kind> {
     TABLES.iter().find(|t| t.name == name).map(|t| t.kind)
