@@ -296,9 +296,7 @@ impl Embedder for HttpEmbedder {
     }
 
     fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vector>> {
-        if let Some(i) = texts.iter().position(|t| t.trim().is_empty()) {
-            return Err(Error::InvalidInput(format!("text {i} to embed is blank")));
-        }
+        super::refuse_blank(texts)?;
         let mut out = Vec::with_capacity(texts.len());
         for batch in texts.chunks(self.batch) {
             out.extend(self.request(batch)?);

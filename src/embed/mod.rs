@@ -118,6 +118,15 @@ pub trait Embedder: Send + Sync {
     }
 }
 
+/// [`Error::InvalidInput`] naming the first blank text of `texts`: a model would embed
+/// it as some vector, which no search should ever find.
+pub(crate) fn refuse_blank(texts: &[&str]) -> Result<()> {
+    match texts.iter().position(|t| t.trim().is_empty()) {
+        Some(i) => Err(Error::InvalidInput(format!("text {i} to embed is blank"))),
+        None => Ok(()),
+    }
+}
+
 /// The dimension of `document_embeddings.embedding`, and [`HashingEmbedder`]'s default.
 pub const DEFAULT_DIMENSIONS: usize = 1536;
 
