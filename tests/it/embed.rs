@@ -289,6 +289,18 @@ async fn http_embedder_retries_what_is_worth_retrying_and_types_every_failure() 
         "{e}"
     );
 
+    // A blank text fails before anything is sent.
+    st.requests.swap(0, Ordering::SeqCst);
+    let blank = client("ok", 384);
+    let e = blocking(move || blank.embed_batch(&["fine", "  \n"]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::InvalidInput(m) if m.contains("text 1")),
+        "{e}"
+    );
+    assert_eq!(st.requests.load(Ordering::SeqCst), 0);
+
     // Bad configuration fails before anything is sent.
     assert!(matches!(
         HttpEmbedder::new("ftp://x", "m", 384),
