@@ -83,9 +83,12 @@ async fn statement_timeout_is_typed_rolls_back_and_the_pool_keeps_serving() {
         .await
         .expect_err("must time out");
     assert!(matches!(err, Error::StatementTimeout), "got {err:?}");
+    // Well under the statement's 2 s: cancelled at 100 ms (the rest is room for a busy
+    // machine).
+    let elapsed = started.elapsed();
     assert!(
-        started.elapsed() < Duration::from_secs(1),
-        "cancelled at 100 ms"
+        elapsed < Duration::from_millis(1500),
+        "cancelled at 100 ms, returned after {elapsed:?}"
     );
     assert_eq!(tasks(&pool, &ctx).await, 0, "the insert rolled back");
     pool.with_tenant(&ctx, async |conn| exec(conn, NEW_TASK).await)
