@@ -273,12 +273,21 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0.98);
     // The HNSW strategy's ef_search values to measure, side by side (RG_BENCH_EF, a
-    // comma-separated list; default: the library's default only).
-    let efs: Vec<u32> = std::env::var("RG_BENCH_EF")
+    // comma-separated list of numbers, each used as it is for every tenant, and
+    // `default`, the library's defaults, which scale a tenant's ef_search with its rows;
+    // unset: `default` only).
+    let efs: Vec<Option<u32>> = std::env::var("RG_BENCH_EF")
         .ok()
-        .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
-        .filter(|v: &Vec<u32>| !v.is_empty())
-        .unwrap_or_default();
+        .map(|v| {
+            v.split(',')
+                .filter_map(|x| match x.trim() {
+                    "default" => Some(None),
+                    n => n.parse().ok().map(Some),
+                })
+                .collect()
+        })
+        .filter(|v: &Vec<Option<u32>>| !v.is_empty())
+        .unwrap_or_else(|| vec![None]);
     let mut baseline = None;
     let mut baseline_rows = Vec::new();
     for ef in [40u32, 64, 100, 160, 200, 300, 400, 600] {
@@ -350,17 +359,18 @@ async fn main() {
             }
             let d = summarize(&mut lat, &rec, &n);
             // rowguard, automatic strategy, at each ef_search measured.
-            let params: Vec<HnswParams> = if efs.is_empty() {
-                vec![HnswParams::default()]
-            } else {
-                efs.iter()
-                    .map(|ef| HnswParams {
+            let params: Vec<HnswParams> = efs
+                .iter()
+                .map(|ef| match ef {
+                    None => HnswParams::default(),
+                    Some(ef) => HnswParams {
                         ef_search: *ef,
                         tenant_ef_search: *ef,
+                        tenant_rows_per_ef: None,
                         ..HnswParams::default()
-                    })
-                    .collect()
-            };
+                    },
+                })
+                .collect();
             for hnsw in params {
                 let opts = SearchOptions::new(Kind::Documents).hnsw(hnsw);
                 let (mut lat, mut rec, mut n) = (Vec::new(), Vec::new(), Vec::new());
@@ -384,7 +394,7 @@ async fn main() {
                     let label = match (p.rechecked_from, p.ef_search) {
                         (Some(from), _) => {
                             let ef = if from == Strategy::TenantHnsw {
-                                hnsw.tenant_ef_search
+                                hnsw.tenant_ef_search_for(K, p.tenant_rows)
                             } else {
                                 hnsw.ef_search
                             };

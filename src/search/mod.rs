@@ -276,12 +276,19 @@ pub struct HnswParams {
     /// 1536-d table reach recall@10 ≥ 0.98 near their own data through the iterative
     /// scan (0.985 and 0.989; ef_search 100 gave 0.93).
     pub ef_search: u32,
-    /// `hnsw.ef_search` on a tenant's own index ([`Strategy::TenantHnsw`]; raised to
-    /// `k` likewise). 100 gives recall@10 ≥ 0.98 for both kinds of query on the real
-    /// text bench and near the tenant's own topics on the synthetic one
+    /// `hnsw.ef_search` on a tenant's own index ([`Strategy::TenantHnsw`]) at the least;
+    /// [`HnswParams::tenant_rows_per_ef`] raises it for large tenants, and it is raised to
+    /// `k` likewise. 100 gives recall@10 ≥ 0.98 for both kinds of query on the real text
+    /// bench and near the tenants' own topics on the synthetic one up to 10,000 rows
     /// (docs/search-bench.md); queries far from every row of the tenant are rescanned
     /// instead ([`StrategyRules::recheck_beyond`]).
     pub tenant_ef_search: u32,
+    /// A larger graph needs a wider search for the same recall: on a tenant's own index
+    /// `ef_search` is at least the tenant's rows divided by this (default 125: 400 at
+    /// 50,000 rows, where 100 gave recall 0.971 and 200 gave 0.980 on the synthetic bench
+    /// with pgvector 0.8.0). `None` keeps [`HnswParams::tenant_ef_search`] for every size.
+    #[serde(default = "default_tenant_rows_per_ef")]
+    pub tenant_rows_per_ef: Option<u32>,
     /// `hnsw.max_scan_tuples`: bounds how far the iterative scan goes.
     pub max_scan_tuples: u32,
 }
@@ -291,8 +298,37 @@ impl Default for HnswParams {
         Self {
             ef_search: 400,
             tenant_ef_search: 100,
+            tenant_rows_per_ef: default_tenant_rows_per_ef(),
             max_scan_tuples: 20_000,
         }
+    }
+}
+
+fn default_tenant_rows_per_ef() -> Option<u32> {
+    Some(125)
+}
+
+impl HnswParams {
+    /// The `ef_search` a search of `k` rows walks a tenant's own index of `tenant_rows`
+    /// rows with: [`HnswParams::tenant_ef_search`], raised by
+    /// [`HnswParams::tenant_rows_per_ef`] and to `k`, at most 1,000 (pgvector's limit).
+    ///
+    /// ```
+    /// use rowguard::search::HnswParams;
+    /// let p = HnswParams::default();
+    /// assert_eq!(p.tenant_ef_search_for(10, 2_000), 100);
+    /// assert_eq!(p.tenant_ef_search_for(10, 50_000), 400);
+    /// assert_eq!(p.tenant_ef_search_for(10, 10_000_000), 1_000);
+    /// ```
+    pub fn tenant_ef_search_for(&self, k: usize, tenant_rows: u64) -> u32 {
+        let scaled = self
+            .tenant_rows_per_ef
+            .filter(|per| *per > 0)
+            .map_or(0, |per| tenant_rows / u64::from(per));
+        let floor = u32::try_from(scaled)
+            .unwrap_or(u32::MAX)
+            .max(self.tenant_ef_search);
+        ef_search_for(k, floor)
     }
 }
 
@@ -597,10 +633,15 @@ pub(crate) fn check_query(query: &[f32], k: usize, opts: &SearchOptions) -> Resu
             opts.rules.hnsw_min_share
         )));
     }
-    if opts.hnsw.ef_search == 0 || opts.hnsw.tenant_ef_search == 0 || opts.hnsw.max_scan_tuples == 0
+    if opts.hnsw.ef_search == 0
+        || opts.hnsw.tenant_ef_search == 0
+        || opts.hnsw.tenant_rows_per_ef == Some(0)
+        || opts.hnsw.max_scan_tuples == 0
     {
         return Err(Error::InvalidInput(
-            "ef_search, tenant_ef_search and max_scan_tuples must be at least 1".to_owned(),
+            "ef_search, tenant_ef_search, tenant_rows_per_ef and max_scan_tuples must be at \
+             least 1"
+                .to_owned(),
         ));
     }
     Ok(Vector::from(query.to_vec()))
@@ -666,7 +707,7 @@ pub(crate) fn plan_table(
     };
     let ef_search = match strategy {
         Strategy::Hnsw => Some(ef_search_for(k, opts.hnsw.ef_search)),
-        Strategy::TenantHnsw => Some(ef_search_for(k, opts.hnsw.tenant_ef_search)),
+        Strategy::TenantHnsw => Some(opts.hnsw.tenant_ef_search_for(k, tenant_rows)),
         _ => None,
     };
     Ok(TablePlan {
@@ -1081,6 +1122,15 @@ mod tests {
         let own = SearchOptions::default().strategy(Strategy::TenantHnsw);
         let plan = plan_table(docs(), &with_index(5, 100_000), 10, &own).unwrap();
         assert_eq!(plan.ef_search, Some(HnswParams::default().tenant_ef_search));
+        // A large tenant's graph is walked wider, unless the scaling is off.
+        let plan = plan_table(docs(), &with_index(50_000, 100_000), 10, &own).unwrap();
+        assert_eq!(plan.ef_search, Some(400));
+        let fixed = SearchOptions::default().hnsw(HnswParams {
+            tenant_rows_per_ef: None,
+            ..HnswParams::default()
+        });
+        let plan = plan_table(docs(), &with_index(50_000, 100_000), 10, &fixed).unwrap();
+        assert_eq!(plan.ef_search, Some(100));
         assert!(matches!(
             plan_table(docs(), &counts(50_000, 100_000), 10, &own),
             Err(Error::InvalidInput(_))
@@ -1137,6 +1187,14 @@ mod tests {
             .strategy(Strategy::Hnsw);
         assert!(matches!(
             check_query(&good, 10, &l2_hnsw),
+            Err(Error::InvalidInput(_))
+        ));
+        let zero = SearchOptions::default().hnsw(HnswParams {
+            tenant_rows_per_ef: Some(0),
+            ..HnswParams::default()
+        });
+        assert!(matches!(
+            check_query(&good, 10, &zero),
             Err(Error::InvalidInput(_))
         ));
     }
