@@ -284,9 +284,10 @@ pub struct HnswParams {
     /// instead ([`StrategyRules::recheck_beyond`]).
     pub tenant_ef_search: u32,
     /// A larger graph needs a wider search for the same recall: on a tenant's own index
-    /// `ef_search` is at least the tenant's rows divided by this (default 125: 400 at
-    /// 50,000 rows, where 100 gave recall 0.971 and 200 gave 0.980 on the synthetic bench
-    /// with pgvector 0.8.0). `None` keeps [`HnswParams::tenant_ef_search`] for every size.
+    /// `ef_search` is at least the tenant's rows divided by this (default 160: 312 at
+    /// 50,000 rows; on the synthetic bench with pgvector 0.8.0 that tenant's graph gave
+    /// recall 0.971 at 100 and 0.980 at 200 in one build, 0.998 at 300 in another).
+    /// `None` keeps [`HnswParams::tenant_ef_search`] for every size.
     #[serde(default = "default_tenant_rows_per_ef")]
     pub tenant_rows_per_ef: Option<u32>,
     /// `hnsw.max_scan_tuples`: bounds how far the iterative scan goes.
@@ -305,7 +306,7 @@ impl Default for HnswParams {
 }
 
 fn default_tenant_rows_per_ef() -> Option<u32> {
-    Some(125)
+    Some(160)
 }
 
 impl HnswParams {
@@ -317,7 +318,7 @@ impl HnswParams {
     /// use rowguard::search::HnswParams;
     /// let p = HnswParams::default();
     /// assert_eq!(p.tenant_ef_search_for(10, 2_000), 100);
-    /// assert_eq!(p.tenant_ef_search_for(10, 50_000), 400);
+    /// assert_eq!(p.tenant_ef_search_for(10, 50_000), 312);
     /// assert_eq!(p.tenant_ef_search_for(10, 10_000_000), 1_000);
     /// ```
     pub fn tenant_ef_search_for(&self, k: usize, tenant_rows: u64) -> u32 {
@@ -1124,7 +1125,7 @@ mod tests {
         assert_eq!(plan.ef_search, Some(HnswParams::default().tenant_ef_search));
         // A large tenant's graph is walked wider, unless the scaling is off.
         let plan = plan_table(docs(), &with_index(50_000, 100_000), 10, &own).unwrap();
-        assert_eq!(plan.ef_search, Some(400));
+        assert_eq!(plan.ef_search, Some(312));
         let fixed = SearchOptions::default().hnsw(HnswParams {
             tenant_rows_per_ef: None,
             ..HnswParams::default()
