@@ -26,8 +26,9 @@
 //! `cargo bench --bench vector_search` (env: `RG_BENCH_ROWS`, `RG_BENCH_QUERIES`,
 //! `RG_BENCH_TOPICAL`,
 //! `RG_BENCH_TARGET`, and `RG_BENCH_EF`: `ef_search` values for both HNSW strategies
-//! (shared and the tenant's own) to measure side by side, e.g. `100,200,400`; default
-//! the library's).
+//! (shared and the tenant's own) to measure side by side, each fixed for every tenant,
+//! and `default` for the library's `HnswParams`, e.g. `default,100,200`; unset:
+//! `default`).
 
 mod common;
 
