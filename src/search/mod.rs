@@ -527,8 +527,9 @@ struct CountRow {
 
 /// The tenant, its counts, and whether it has a usable index of its own on each table:
 /// found by name (`<table>_hnsw_<tenant>`, one catalog index probe) and used only if
-/// valid, ready, HNSW with the table's operator class, and with the predicate exactly
-/// `tenant_id = '<tenant>'` (the same test as `tenant_index::list`).
+/// `tenant_index::usable_tenant_index!` holds for it (valid, ready, HNSW with the
+/// table's operator class, on `l2_normalize(embedding)`, with the predicate exactly
+/// `tenant_id = '<tenant>'`): the same condition `tenant_index::list` reports.
 pub(crate) const COUNTS_SQL: &str = concat!(
     "\
 SELECT t.id AS tenant_id, k.kind::text AS kind, \

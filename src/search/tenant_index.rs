@@ -8,9 +8,9 @@
 //! graph of that tenant's rows only: HNSW at its own size, whatever the query.
 //!
 //! The indexes are named `<table>_hnsw_<tenant uuid without hyphens>` and index the
-//! expression [`INDEXED`] (the unit-length embedding: the same graph for cosine, and a
-//! different expression from the shared index's column, so the SQL text alone decides
-//! which index a query walks). The search
+//! expression `l2_normalize(embedding)::vector(1536)` (the unit-length embedding: the
+//! same graph for cosine, and a different expression from the shared index's column,
+//! so the SQL text alone decides which index a query walks). The search
 //! ([`Strategy::TenantHnsw`](super::Strategy::TenantHnsw)) uses one only when it is
 //! valid, is an HNSW index with the table's operator class, and its predicate is
 //! exactly `tenant_id = '<that tenant>'`, so a half-built index (a failed
@@ -244,8 +244,8 @@ struct CountRow {
 }
 
 /// Every index named like a per-tenant index on the embedding tables, and whether the
-/// search would use it. The same test as the search's (`COUNTS_SQL` in the parent
-/// module): valid, ready, HNSW, the table's operator class, the exact predicate.
+/// search would use it: [`usable_tenant_index!`], the condition the search's
+/// `COUNTS_SQL` (parent module) tests too.
 const LIST_SQL: &str = concat!(
     "\
 SELECT c.relname::text AS table_name, ic.relname::text AS index_name, \
