@@ -77,7 +77,7 @@ pub fn tasks_newest_first() -> _ {
     (tasks::created_at.desc(), tasks::id.desc())
 }
 
-/// Where a page of tasks ended, in [`tasks_newest_first`] order.
+/// Where a page of tasks ended, in [`tasks_newest_first()`] order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskCursor {
     /// The last row's `created_at`.
@@ -95,7 +95,7 @@ impl From<&Task> for TaskCursor {
     }
 }
 
-/// The tasks after `cursor` in [`tasks_newest_first`] order: the next page.
+/// The tasks after `cursor` in [`tasks_newest_first()`] order: the next page.
 #[dsl::auto_type]
 pub fn tasks_after(cursor: TaskCursor) -> _ {
     let at: DateTime<Utc> = cursor.created_at;
@@ -125,7 +125,7 @@ pub fn documents_newest_first() -> _ {
     (documents::created_at.desc(), documents::id.desc())
 }
 
-/// Where a page of documents ended, in [`documents_newest_first`] order.
+/// Where a page of documents ended, in [`documents_newest_first()`] order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DocumentCursor {
     /// The last row's `created_at`.
@@ -143,7 +143,7 @@ impl From<&Document> for DocumentCursor {
     }
 }
 
-/// The documents after `cursor` in [`documents_newest_first`] order: the next page.
+/// The documents after `cursor` in [`documents_newest_first()`] order: the next page.
 #[dsl::auto_type]
 pub fn documents_after(cursor: DocumentCursor) -> _ {
     let at: DateTime<Utc> = cursor.created_at;
