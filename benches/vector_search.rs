@@ -24,7 +24,8 @@
 //! section per large tenant and 40 small tenants.
 //!
 //! `cargo bench --bench vector_search` (env: `RG_BENCH_ROWS`, `RG_BENCH_QUERIES`,
-//! `RG_BENCH_TOPICAL`,
+//! `RG_BENCH_TOPICAL`, `RG_BENCH_COUNTS` (`cached`, `fresh` or both: searches planning
+//! from the pool's copy of the tenant's counts, or reading them every time),
 //! `RG_BENCH_TARGET`, and `RG_BENCH_EF`: `ef_search` values for both HNSW strategies
 //! (shared and the tenant's own) to measure side by side, each fixed for every tenant,
 //! and `default` for the library's `HnswParams`, e.g. `default,100,200`; unset:
@@ -289,6 +290,21 @@ async fn main() {
         })
         .filter(|v: &Vec<Option<u32>>| !v.is_empty())
         .unwrap_or_else(|| vec![None]);
+    // Whether searches plan from the pool's copy of the tenant's counts (`cached`, the
+    // default) or read them every time (`fresh`): RG_BENCH_COUNTS, comma-separated.
+    let counts_modes: Vec<bool> = std::env::var("RG_BENCH_COUNTS")
+        .ok()
+        .map(|v| {
+            v.split(',')
+                .filter_map(|x| match x.trim() {
+                    "cached" => Some(false),
+                    "fresh" => Some(true),
+                    _ => None,
+                })
+                .collect()
+        })
+        .filter(|v: &Vec<bool>| !v.is_empty())
+        .unwrap_or_else(|| vec![false]);
     let mut baseline = None;
     let mut baseline_rows = Vec::new();
     for ef in [40u32, 64, 100, 160, 200, 300, 400, 600] {
@@ -360,7 +376,7 @@ async fn main() {
             }
             let d = summarize(&mut lat, &rec, &n);
             // rowguard, automatic strategy, at each ef_search measured.
-            let params: Vec<HnswParams> = efs
+            let params: Vec<(HnswParams, bool)> = efs
                 .iter()
                 .map(|ef| match ef {
                     None => HnswParams::default(),
@@ -371,9 +387,13 @@ async fn main() {
                         ..HnswParams::default()
                     },
                 })
+                .flat_map(|h| counts_modes.iter().map(move |fresh| (h, *fresh)))
                 .collect();
-            for hnsw in params {
-                let opts = SearchOptions::new(Kind::Documents).hnsw(hnsw);
+            for (hnsw, fresh) in params {
+                let mut opts = SearchOptions::new(Kind::Documents).hnsw(hnsw);
+                if fresh {
+                    opts.rules.counts_max_age = Duration::ZERO;
+                }
                 let (mut lat, mut rec, mut n) = (Vec::new(), Vec::new(), Vec::new());
                 let mut strategies: std::collections::BTreeMap<String, usize> =
                     std::collections::BTreeMap::new();
@@ -407,7 +427,7 @@ async fn main() {
                     *strategies.entry(label).or_default() += 1;
                 }
                 // The strategy of every query, with how many took it when they differ.
-                let strategy = if strategies.len() == 1 {
+                let mut strategy = if strategies.len() == 1 {
                     strategies.keys().next().cloned().unwrap_or_default()
                 } else {
                     strategies
@@ -416,6 +436,9 @@ async fn main() {
                         .collect::<Vec<_>>()
                         .join("; ")
                 };
+                if fresh {
+                    strategy.push_str(", counts read every search");
+                }
                 let r = summarize(&mut lat, &rec, &n);
                 let ratio = baseline
                     .as_ref()
@@ -475,7 +498,7 @@ async fn main() {
         println!("{row}");
     }
     println!(
-        "\nLatency is client-side around the whole tenant transaction (BEGIN + context, counts, settings, query, COMMIT). Wall time of this run: {:.0} s.",
+        "\nLatency is client-side around the whole tenant transaction (BEGIN + context, the counts unless the pool holds a fresh copy, settings, query, COMMIT). Wall time of this run: {:.0} s.",
         wall.elapsed().as_secs_f64()
     );
 }

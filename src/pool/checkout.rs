@@ -18,6 +18,7 @@ use super::conn::Session;
 use super::wire;
 use super::PoolConfig;
 use crate::error::{Error, Result};
+use crate::search::CountsCache;
 
 /// A pooled connection: the session transactions run on, and the statements known to
 /// be prepared on it.
@@ -69,6 +70,8 @@ impl StatementKey {
 pub(crate) struct Manager {
     url: String,
     statement_cache: bool,
+    /// Shared by the pool's connections (see [`Session::counts`]).
+    counts: Arc<CountsCache>,
 }
 
 impl bb8::ManageConnection for Manager {
@@ -87,6 +90,7 @@ impl bb8::ManageConnection for Manager {
                 conn,
                 wire,
                 ctx: None,
+                counts: Arc::clone(&self.counts),
             },
             prepared: HashSet::new(),
         })
@@ -179,6 +183,7 @@ impl Core {
         let manager = Manager {
             url: config.database_url.clone(),
             statement_cache: config.statement_cache,
+            counts: Arc::default(),
         };
         let connect_errors = ConnectErrors::default();
         let pool = Pool::builder()

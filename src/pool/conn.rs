@@ -19,6 +19,7 @@ use futures_util::{FutureExt, StreamExt};
 use ref_cast::{ref_cast_custom, RefCastCustom};
 
 use super::wire::Wire;
+use crate::search::CountsCache;
 use crate::tenant::TenantContext;
 
 /// A pooled connection as transactions see it: diesel-async's connection, what its
@@ -29,6 +30,9 @@ pub(crate) struct Session {
     /// The tenant context of the transaction in progress; `None` outside tenant
     /// transactions.
     pub(crate) ctx: Option<TenantContext>,
+    /// The pool's recent copies of tenants' search counts, shared by its connections
+    /// (`crate::search::counts`).
+    pub(crate) counts: Arc<CountsCache>,
 }
 
 /// A connection inside a tenant transaction, acting for one [`TenantContext`].
@@ -87,6 +91,11 @@ impl TenantConn {
     /// The connection's wire, to attach SQLSTATEs to errors of the crate's own statements.
     pub(crate) fn wire(&self) -> &Wire {
         &self.0.wire
+    }
+
+    /// The pool's recent copies of tenants' search counts.
+    pub(crate) fn counts_cache(&self) -> &CountsCache {
+        &self.0.counts
     }
 }
 

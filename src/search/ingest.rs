@@ -163,7 +163,11 @@ pub async fn ingest(conn: &mut TenantConn, kind: Kind, rows: &[NewEmbedding]) ->
         return Ok(0);
     }
     let refs: Vec<&NewEmbedding> = rows.iter().collect();
-    insert(conn, tenant_sql(table), &refs, None).await
+    let n = insert(conn, tenant_sql(table), &refs, None).await?;
+    // The tenant's counts changed: this pool's next search reads them again.
+    let tenant = conn.context().tenant_id.as_uuid();
+    conn.counts_cache().forget(tenant);
+    Ok(n)
 }
 
 /// Inserts rows of many tenants at once, as the admin role (bulk loads, migrations

@@ -7,7 +7,8 @@
 //! which no longer sees the tenant behind the policy's sub-select, cannot be trusted to
 //! choose either (docs/search-study.md). This module therefore chooses the path itself,
 //! per query and per table, from the tenant's maintained row count (`embedding_counts`,
-//! kept by triggers) and whether it has an index of its own (docs/search-strategy.md):
+//! kept by triggers; each pool reuses a tenant's counts for a few seconds, `counts.rs`)
+//! and whether it has an index of its own (docs/search-strategy.md):
 //!
 //! - **exact** ([`Strategy::Exact`]): a scan of the tenant's rows through the
 //!   `tenant_id` btree and a top-k sort, written `ORDER BY (embedding <=> $1) + 0` so
@@ -48,10 +49,13 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
 use diesel::pg::Pg;
-use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
-use diesel::sql_types::{Array, BigInt, Double, Nullable, Text};
+use diesel::query_builder::{AstPass, BoxedSqlQuery, Query, QueryFragment, QueryId, SqlQuery};
+use diesel::sql_types::Untyped;
+use diesel::sql_types::{Array, BigInt, Double, Text};
+use diesel::QueryResult;
 use diesel::QueryableByName;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use pgvector::Vector;
@@ -62,11 +66,14 @@ use uuid::Uuid;
 use crate::tenant::TenantConn;
 use crate::{Error, Result};
 
+mod counts;
 pub mod hybrid;
 pub mod ingest;
 pub mod tenant_index;
 pub mod validate;
 
+pub(crate) use counts::CountsCache;
+pub use counts::{embedding_counts, EmbeddingCounts};
 pub use hybrid::{
     hybrid_search, hybrid_search_with_report, HybridHit, HybridOptions, HybridReport,
 };
@@ -255,6 +262,17 @@ pub struct StrategyRules {
     /// embedding models. `None` never rescans. An HNSW result shorter than the
     /// tenant's rows allow is always rescanned.
     pub recheck_beyond: Option<f64>,
+    /// How old the tenant's row counts and own indexes that choose the strategy may
+    /// be: each pool keeps the last answer per tenant and reuses it for this long,
+    /// which saves the search a statement and a round trip (see [`embedding_counts`]).
+    /// A stale copy can choose a slower strategy, never a wrong answer; an index built
+    /// by `rowguard indexes sync` is used within this time. Zero reads them every time.
+    #[serde(default = "default_counts_max_age")]
+    pub counts_max_age: Duration,
+}
+
+fn default_counts_max_age() -> Duration {
+    Duration::from_secs(5)
 }
 
 impl Default for StrategyRules {
@@ -264,6 +282,7 @@ impl Default for StrategyRules {
             shared_hnsw_fallback: false,
             hnsw_min_share: 0.03,
             recheck_beyond: Some(0.8),
+            counts_max_age: default_counts_max_age(),
         }
     }
 }
@@ -480,116 +499,6 @@ impl SearchReport {
     }
 }
 
-/// The tenant's row counts, as the strategy sees them.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EmbeddingCounts {
-    /// The transaction's tenant.
-    pub tenant_id: Uuid,
-    /// `(kind, tenant rows, table rows)` for each of the three tables.
-    pub tables: Vec<(Kind, u64, u64)>,
-    /// The tables where the tenant has a usable index of its own ([`tenant_index`]).
-    pub own_index: Vec<Kind>,
-}
-
-impl EmbeddingCounts {
-    /// `(tenant rows, table rows)` of `kind`'s table.
-    pub fn get(&self, kind: Kind) -> (u64, u64) {
-        self.tables
-            .iter()
-            .find(|(k, _, _)| *k == kind)
-            .map_or((0, 0), |(_, t, n)| (*t, *n))
-    }
-
-    /// The tenant's rows in `kind`'s table(s).
-    pub fn tenant_rows(&self, kind: Kind) -> u64 {
-        kind.tables().iter().map(|k| self.get(*k).0).sum()
-    }
-
-    /// Whether the tenant has a usable HNSW index of its own on `kind`'s table.
-    pub fn has_own_index(&self, kind: Kind) -> bool {
-        self.own_index.contains(&kind)
-    }
-}
-
-#[derive(QueryableByName)]
-struct CountRow {
-    #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
-    tenant_id: Option<Uuid>,
-    #[diesel(sql_type = Text)]
-    kind: String,
-    #[diesel(sql_type = BigInt)]
-    tenant_rows: i64,
-    #[diesel(sql_type = Double)]
-    table_rows: f64,
-    #[diesel(sql_type = diesel::sql_types::Bool)]
-    own_index: bool,
-}
-
-/// The tenant, its counts, and whether it has a usable index of its own on each table:
-/// found by name (`<table>_hnsw_<tenant>`, one catalog index probe) and used only if
-/// `tenant_index::usable_tenant_index!` holds for it (valid, ready, HNSW with the
-/// table's operator class, on `l2_normalize(embedding)`, with the predicate exactly
-/// `tenant_id = '<tenant>'`): the same condition `tenant_index::list` reports.
-pub(crate) const COUNTS_SQL: &str = concat!(
-    "\
-SELECT t.id AS tenant_id, k.kind::text AS kind, \
-       coalesce(e.rows, 0)::int8 AS tenant_rows, c.reltuples::float8 AS table_rows, \
-       EXISTS (SELECT FROM pg_catalog.pg_class ic \
-                 JOIN pg_catalog.pg_index i ON i.indexrelid = ic.oid \
-                 JOIN pg_catalog.pg_am am ON am.oid = ic.relam \
-                WHERE ic.relname = c.relname || '_hnsw_' || replace(t.id::text, '-', '') \
-                  AND ic.relnamespace = c.relnamespace AND i.indrelid = c.oid \
-                  AND ",
-    tenant_index::usable_tenant_index!("k.opclass", "t.id"),
-    ") AS own_index \
-  FROM (SELECT rowguard.current_tenant_id() AS id) AS t \
- CROSS JOIN (VALUES ('documents'::embedding_kind, 'public.document_embeddings'::regclass, 'vector_cosine_ops'), \
-                    ('deals'::embedding_kind, 'public.deal_activity_embeddings'::regclass, 'vector_cosine_ops'), \
-                    ('meetings'::embedding_kind, 'public.meeting_embeddings'::regclass, 'vector_cosine_ops')) AS k (kind, rel, opclass) \
-  JOIN pg_catalog.pg_class c ON c.oid = k.rel \
-  LEFT JOIN embedding_counts e ON e.kind = k.kind AND e.tenant_id = t.id"
-);
-
-/// Reads the transaction's tenant, its row counts and which tables it has an index of
-/// its own on (one statement). The table's size is the planner's estimate, which every
-/// role can read in `pg_class`; no other tenant's count is visible.
-pub async fn embedding_counts(conn: &mut TenantConn) -> Result<EmbeddingCounts> {
-    read_counts(conn).await
-}
-
-async fn read_counts(conn: &mut TenantConn) -> Result<EmbeddingCounts> {
-    let rows: Vec<CountRow> = diesel::sql_query(COUNTS_SQL).load(conn).await?;
-    let tenant_id = rows
-        .iter()
-        .find_map(|r| r.tenant_id)
-        .ok_or(Error::NoTenant)?;
-    let own_index = rows
-        .iter()
-        .filter(|r| r.own_index)
-        .map(|r| r.kind.parse())
-        .collect::<Result<Vec<Kind>>>()?;
-    let tables = rows
-        .iter()
-        .map(|r| {
-            let kind = r.kind.parse()?;
-            let tenant = u64::try_from(r.tenant_rows).unwrap_or(0);
-            // reltuples is -1 for a table never vacuumed or analysed: then the
-            // tenant's own count is all that is known.
-            let table = if r.table_rows.is_finite() && r.table_rows > 0.0 {
-                r.table_rows as u64
-            } else {
-                0
-            };
-            Ok((kind, tenant, table.max(tenant)))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(EmbeddingCounts {
-        tenant_id,
-        tables,
-        own_index,
-    })
-}
-
 /// Checks a search's inputs before anything is sent; returns the query as a `Vector`.
 pub(crate) fn check_query(query: &[f32], k: usize, opts: &SearchOptions) -> Result<Vector> {
     validate_embedding(query, DIMENSIONS, opts.metric)?;
@@ -730,6 +639,47 @@ fn ef_search_for(k: usize, ef_search: u32) -> u32 {
 
 pub(crate) type Sql<'a> = BoxedSqlQuery<'a, Pg, SqlQuery>;
 
+/// A search statement that stays prepared on its connection.
+///
+/// diesel never caches a `sql_query` (it cannot know that the text comes from a fixed
+/// set), so each would be parsed on every run, a round trip of its own before it can
+/// execute. Every SQL text the search sends is built from [`TABLES`], a strategy, a
+/// metric and whether parents are given: a small, fixed set. Marking those statements
+/// safe to cache lets diesel-async keep them prepared, keyed by their SQL and bind
+/// types, so a search's statements go out as Bind/Execute at once. The settings ahead
+/// of every query set `plan_cache_mode = force_custom_plan` in the same transaction,
+/// so a prepared query is still planned for its bound tenant and vector each time
+/// (which the tenant's partial index needs: docs/upstream-behaviour.md). With the
+/// pool's statement cache off, diesel-async prepares nothing and this changes nothing.
+pub(crate) struct Prepared<'a>(Sql<'a>);
+
+impl<'a> Prepared<'a> {
+    /// Keeps `query` prepared. Only for SQL from a fixed set: diesel-async's cache is
+    /// unbounded.
+    pub(crate) fn new(query: Sql<'a>) -> Self {
+        Self(query)
+    }
+}
+
+impl QueryFragment<Pg> for Prepared<'_> {
+    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        self.0.walk_ast(pass)
+    }
+
+    fn is_safe_to_cache_prepared(&self, _backend: &Pg) -> QueryResult<bool> {
+        Ok(true)
+    }
+}
+
+impl QueryId for Prepared<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for Prepared<'_> {
+    type SqlType = Untyped;
+}
+
 /// The settings statement sent before every query of a strategy, in its transaction.
 /// It sets every setting any strategy touches, so one strategy's settings never leak
 /// into the next query of the same transaction. Values that vary are bound.
@@ -826,10 +776,10 @@ pub(crate) struct HitRow {
     pub(crate) distance: f64,
 }
 
-/// Sends the settings and the query pipelined and loads the rows: two round trips.
-/// diesel caches no `sql_query`, so both are prepared on every run; their two Parses
-/// travel together in the first round trip, and their two executions, the settings'
-/// ahead of the query's, in the second.
+/// Sends the settings and the query pipelined and loads the rows, the settings'
+/// execution ahead of the query's. Both are [`Prepared`]: once a connection has run
+/// them, they take one round trip together (the first run on a connection adds one,
+/// for their Parses; with the statement cache off, every run does).
 pub(crate) async fn settings_then_load<T>(
     conn: &mut TenantConn,
     settings: Sql<'_>,
@@ -840,8 +790,8 @@ where
 {
     let shared: &AsyncPgConnection = conn.pg();
     let (set, rows) = futures_util::join!(
-        settings.execute(&mut &*shared),
-        query.load::<T>(&mut &*shared)
+        Prepared::new(settings).execute(&mut &*shared),
+        Prepared::new(query).load::<T>(&mut &*shared)
     );
     let wire = conn.wire();
     set.map_err(|e| wire.error(e))?;
@@ -889,15 +839,15 @@ pub async fn explain<Q: AsEmbedding + ?Sized>(
     opts: &SearchOptions,
 ) -> Result<Vec<(TablePlan, String)>> {
     let vector = check_query(query.as_embedding(), k, opts)?;
-    let counts = read_counts(conn).await?;
+    let mut counts = counts::PlanCounts::get(conn, opts.rules.counts_max_age).await?;
     let mut out = Vec::new();
     for table in opts.kind.tables().iter().filter_map(|k| k.table()) {
-        let plan = plan_table(table, &counts, k, opts)?;
+        let plan = counts.plan(conn, |c| plan_table(table, c, k, opts)).await?;
         let sql = format!(
             "EXPLAIN (COSTS OFF) {}",
             vector_sql(table, plan.strategy, opts.metric, opts.parent_ids.is_some())
         );
-        let (settings, query) = plan_queries(sql, counts.tenant_id, &plan, &vector, k, opts);
+        let (settings, query) = plan_queries(sql, counts.counts.tenant_id, &plan, &vector, k, opts);
         let lines: Vec<PlanLine> = settings_then_load(conn, settings, query).await?;
         let text = lines
             .into_iter()
@@ -987,11 +937,11 @@ pub(crate) async fn run_vector_search(
     k: usize,
     opts: &SearchOptions,
 ) -> Result<(SearchReport, Uuid)> {
-    let counts = read_counts(conn).await?;
+    let mut counts = counts::PlanCounts::get(conn, opts.rules.counts_max_age).await?;
     let mut hits = Vec::new();
     let mut plans = Vec::new();
     for table in opts.kind.tables().iter().filter_map(|k| k.table()) {
-        let mut plan = plan_table(table, &counts, k, opts)?;
+        let mut plan = counts.plan(conn, |c| plan_table(table, c, k, opts)).await?;
         tracing::debug!(
             kind = %plan.kind,
             strategy = %plan.strategy,
@@ -1001,7 +951,7 @@ pub(crate) async fn run_vector_search(
             reason = %plan.reason,
             "vector search strategy"
         );
-        let mut found = search_table(conn, counts.tenant_id, &plan, vector, k, opts).await?;
+        let mut found = search_table(conn, counts.counts.tenant_id, &plan, vector, k, opts).await?;
         if let Some(why) = recheck_reason(&plan, &found, k, opts) {
             tracing::debug!(kind = %plan.kind, reason = %why, "vector search rescanned exactly");
             plan = TablePlan {
@@ -1011,22 +961,27 @@ pub(crate) async fn run_vector_search(
                 rechecked_from: Some(plan.strategy),
                 ..plan
             };
-            found = search_table(conn, counts.tenant_id, &plan, vector, k, opts).await?;
+            found = search_table(conn, counts.counts.tenant_id, &plan, vector, k, opts).await?;
         }
         hits.extend(found);
         plans.push(plan);
     }
     sort_hits(&mut hits);
     hits.truncate(k);
-    Ok((SearchReport { hits, plans }, counts.tenant_id))
+    Ok((SearchReport { hits, plans }, counts.counts.tenant_id))
 }
 
 /// The `k` rows nearest to `query` among the tenant's rows of `opts.kind`.
 ///
 /// The query is validated first (dimensions, finiteness, the zero vector under cosine:
-/// [`Error::InvalidInput`], nothing sent). Then one statement reads the tenant's row
-/// counts, and for each table the chosen strategy's settings and query go out
-/// pipelined (two round trips a table: see `settings_then_load`). Returns exactly `k` hits whenever the tenant has `k` rows or more.
+/// [`Error::InvalidInput`], nothing sent). The strategy is chosen from the tenant's
+/// row counts ([`embedding_counts`], or the pool's copy of them, at most
+/// [`StrategyRules::counts_max_age`] old), and for each table the strategy's settings
+/// and query go out pipelined, in one round trip once the connection has them
+/// prepared. With a fresh copy of the counts and one table, a search inside
+/// `with_tenant` is two round trips in all: the opening with the settings and the
+/// query, then `COMMIT`. Returns exactly `k` hits whenever the tenant has `k` rows or
+/// more.
 ///
 /// ```no_run
 /// use rowguard::search::{search, Kind, SearchOptions};

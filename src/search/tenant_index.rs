@@ -436,7 +436,7 @@ mod tests {
     fn the_deparsed_expression_is_the_indexed_one() {
         assert_eq!(INDEXED_DEPARSED, "(l2_normalize(embedding))::vector(1536)");
         assert!(LIST_SQL.contains(INDEXED_DEPARSED));
-        assert!(super::super::COUNTS_SQL.contains(INDEXED_DEPARSED));
+        assert!(super::super::counts::COUNTS_SQL.contains(INDEXED_DEPARSED));
         assert_eq!(
             super::super::DIMENSIONS,
             1536,

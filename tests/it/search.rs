@@ -10,6 +10,10 @@
 //! - automatic selection picks exact for a tiny tenant and the shared HNSW index for a
 //!   large one when the fallback is on (read from the returned report), and
 //!   `embedding_counts` follows inserts and deletes;
+//! - searches plan from the pool's copy of the counts within `counts_max_age` (writes
+//!   through the same pool renew it, a strategy forced onto an index newer than the
+//!   copy still runs), and their statements stay prepared, planned afresh for each
+//!   search (custom plans), and walk the tenant's own index;
 //! - hybrid search returns a lexical-only hit and a vector-only hit;
 //! - bad vectors (wrong length, NaN, ±infinity, zero under cosine) are rejected with
 //!   `Error::InvalidInput` before anything is sent, and nothing is written; a batch the
@@ -18,6 +22,7 @@
 //!   in hybrid search, even when the other tenant holds every true nearest neighbour.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use diesel::sql_types::Text;
 use diesel_async::RunQueryDsl;
@@ -139,8 +144,16 @@ async fn mean_recall(
     queries: &[Vec<f32>],
     expect: Strategy,
 ) -> f64 {
-    let opts = SearchOptions::new(Kind::Documents);
-    mean_recall_with(pool, ctx, rows, queries, &opts, expect).await
+    mean_recall_with(pool, ctx, rows, queries, &fresh_counts(), expect).await
+}
+
+/// Options that read the tenant's counts on every search: for tests that watch the
+/// strategy follow indexes and rows as they change.
+fn fresh_counts() -> SearchOptions {
+    SearchOptions::new(Kind::Documents).rules(StrategyRules {
+        counts_max_age: Duration::ZERO,
+        ..StrategyRules::default()
+    })
 }
 
 /// [`mean_recall`] with given options.
@@ -293,6 +306,7 @@ async fn auto_selection_follows_the_maintained_counts() {
         shared_hnsw_fallback: true,
         hnsw_min_share: 0.5,
         recheck_beyond: None,
+        ..StrategyRules::default()
     };
     let opts = SearchOptions::new(Kind::All).rules(rules);
     let q = m.vectors(&mut SynthRng::new(5), 1).remove(0);
@@ -439,6 +453,7 @@ async fn a_large_tenant_searches_its_own_index_whatever_the_query() {
         .collect();
     let rules = StrategyRules {
         exact_max_rows: 500,
+        counts_max_age: Duration::ZERO,
         ..StrategyRules::default()
     };
     let opts = SearchOptions::new(Kind::Documents).rules(rules);
@@ -610,6 +625,147 @@ async fn a_large_tenant_searches_its_own_index_whatever_the_query() {
         tenant_index::sync(&mut owner, &bad, |_, _| {}),
         Err(Error::InvalidInput(_))
     ));
+}
+
+/// Reads the documents plan of one search.
+async fn documents_plan(
+    pool: &TenantPool,
+    ctx: &TenantContext,
+    q: &[f32],
+    opts: &SearchOptions,
+) -> rowguard::search::TablePlan {
+    let report = pool
+        .with_tenant(ctx, async |conn| search_with_report(conn, q, K, opts).await)
+        .await
+        .expect("search");
+    assert_eq!(report.hits.len(), K);
+    report.plans[0].clone()
+}
+
+#[tokio::test]
+async fn searches_plan_from_a_short_lived_copy_and_stay_prepared() {
+    let db = TestDatabase::new().expect("db");
+    let pool = db.app_pool(1).expect("pool");
+    let elsewhere = db.app_pool(1).expect("second pool");
+    let m = mixture();
+    let mut rng = SynthRng::new(4);
+    let t = make_tenant(&pool, "copy").await;
+    let parent = make_parent(&pool, &t, Kind::Documents).await;
+    load(&pool, &t, Kind::Documents, m.vectors(&mut rng, 30), None).await;
+    let q = m.vectors(&mut SynthRng::new(6), 1).remove(0);
+    let with_age = |age: Duration| {
+        SearchOptions::new(Kind::Documents).rules(StrategyRules {
+            exact_max_rows: 20,
+            recheck_beyond: None,
+            counts_max_age: age,
+            ..StrategyRules::default()
+        })
+    };
+    let long = with_age(Duration::from_secs(600));
+    let one_row = |pool: &TenantPool, chunk: i32| {
+        let (pool, ctx, v) = (pool.clone(), t, m.vectors(&mut SynthRng::new(7), 1));
+        async move {
+            pool.with_tenant(&ctx, async |conn| {
+                let row = NewEmbedding::new(parent, chunk, "one more", "synthetic", v[0].clone());
+                ingest(conn, Kind::Documents, &[row]).await
+            })
+            .await
+            .expect("ingest")
+        }
+    };
+    assert_eq!(documents_plan(&pool, &t, &q, &long).await.tenant_rows, 30);
+    // A row written through another pool: this pool's copy does not see it, a search
+    // that asks for fresh counts does, and so does the copy once it is too old.
+    one_row(&elsewhere, 1_000).await;
+    assert_eq!(documents_plan(&pool, &t, &q, &long).await.tenant_rows, 30);
+    let fresh = with_age(Duration::ZERO);
+    assert_eq!(documents_plan(&pool, &t, &q, &fresh).await.tenant_rows, 31);
+    one_row(&elsewhere, 1_001).await;
+    let short = with_age(Duration::from_millis(200));
+    assert_eq!(documents_plan(&pool, &t, &q, &short).await.tenant_rows, 31);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(documents_plan(&pool, &t, &q, &short).await.tenant_rows, 32);
+    // A write through this pool renews its copy at once.
+    one_row(&pool, 1_002).await;
+    assert_eq!(documents_plan(&pool, &t, &q, &long).await.tenant_rows, 33);
+
+    // An index built after the copy was taken: Auto keeps the copy's exact scan until
+    // the copy expires, and a strategy forced onto the index reads the counts again.
+    let mut owner = db.owner_conn().expect("owner");
+    let sync = SyncOptions {
+        min_rows: 20,
+        maintenance_work_mem: None,
+        dry_run: false,
+    };
+    assert_eq!(
+        tenant_index::sync(&mut owner, &sync, |_, _| {})
+            .expect("sync")
+            .len(),
+        1
+    );
+    assert_eq!(
+        documents_plan(&pool, &t, &q, &long).await.strategy,
+        Strategy::Exact
+    );
+    let forced = long.clone().strategy(Strategy::TenantHnsw);
+    assert_eq!(
+        documents_plan(&pool, &t, &q, &forced).await.strategy,
+        Strategy::TenantHnsw
+    );
+    assert_eq!(
+        documents_plan(&pool, &t, &q, &long).await.strategy,
+        Strategy::TenantHnsw,
+        "the forced search's fresh read renewed the copy"
+    );
+
+    // The search's statements stay prepared on the connection (one each, however many
+    // searches), are planned for each search's tenant and vector (custom plans, never
+    // a generic one), and those plans walk the tenant's own index.
+    let own_name = tenant_index::index_name(Kind::Documents, t.tenant_id.as_uuid()).unwrap();
+    let searches = 8;
+    let (scans, statements) = pool
+        .with_tenant(&t, async |conn| {
+            for _ in 0..searches {
+                let hits = search(conn, &q, K, &long).await?;
+                assert_eq!(hits.len(), K);
+            }
+            let scans = diesel::sql_query(format!(
+                "SELECT pg_stat_get_xact_numscans('{own_name}'::regclass) AS n"
+            ))
+            .get_result::<N>(conn)
+            .await?
+            .n;
+            let statements: Vec<PreparedRow> = diesel::sql_query(
+                "SELECT custom_plans, generic_plans FROM pg_prepared_statements \
+                  WHERE statement LIKE 'SELECT id, document_id AS parent_id%l2_normalize%'",
+            )
+            .load(conn)
+            .await?;
+            Ok((scans, statements))
+        })
+        .await
+        .expect("searches");
+    assert!(
+        scans >= searches,
+        "{scans} index scans for {searches} searches"
+    );
+    assert_eq!(
+        statements.len(),
+        1,
+        "one prepared statement: {statements:?}"
+    );
+    assert!(
+        statements[0].custom_plans > searches && statements[0].generic_plans == 0,
+        "{statements:?}"
+    );
+}
+
+#[derive(diesel::QueryableByName, Debug)]
+struct PreparedRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    custom_plans: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    generic_plans: i64,
 }
 
 #[tokio::test]
