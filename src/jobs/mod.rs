@@ -71,7 +71,7 @@ use uuid::Uuid;
 pub use worker::{BoxError, Handler, Worker, WorkerBuilder, WorkerReport};
 
 use crate::error::{Error, Result};
-use crate::pool::TenantConn;
+use crate::pool::{Prepared, TenantConn};
 use crate::tenant::TenantId;
 
 /// The channel `jobs` inserts notify and workers listen on.
@@ -203,7 +203,7 @@ struct IdRow {
 pub async fn enqueue(conn: &mut TenantConn, job: Enqueue) -> Result<Enqueued> {
     job.validate()?;
     let tenant = conn.context().tenant_id;
-    let inserted: Vec<IdRow> = diesel::sql_query(
+    let inserted: Vec<IdRow> = Prepared::new(diesel::sql_query(
         "INSERT INTO jobs (tenant_id, kind, payload, priority, run_at, next_attempt_at, max_attempts, idempotency_key)
          VALUES ($1, $2, $3, $4, coalesce($5, now()), coalesce($5, now()), $6, $7)
          ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
@@ -215,7 +215,7 @@ pub async fn enqueue(conn: &mut TenantConn, job: Enqueue) -> Result<Enqueued> {
     .bind::<SmallInt, _>(job.priority)
     .bind::<Nullable<Timestamptz>, _>(job.run_at)
     .bind::<Integer, _>(job.max_attempts)
-    .bind::<Nullable<Text>, _>(job.idempotency_key.as_deref())
+    .bind::<Nullable<Text>, _>(job.idempotency_key.as_deref()))
     .load(conn)
     .await?;
     if let Some(row) = inserted.into_iter().next() {
@@ -226,12 +226,13 @@ pub async fn enqueue(conn: &mut TenantConn, job: Enqueue) -> Result<Enqueued> {
     }
     // The key is taken: ON CONFLICT waited for the transaction that holds it, which
     // committed, so this statement (a new snapshot) sees its job.
-    let existing: Vec<IdRow> =
+    let existing: Vec<IdRow> = Prepared::new(
         diesel::sql_query("SELECT id FROM jobs WHERE tenant_id = $1 AND idempotency_key = $2")
             .bind::<SqlUuid, _>(tenant.as_uuid())
-            .bind::<Nullable<Text>, _>(job.idempotency_key.as_deref())
-            .load(conn)
-            .await?;
+            .bind::<Nullable<Text>, _>(job.idempotency_key.as_deref()),
+    )
+    .load(conn)
+    .await?;
     match existing.into_iter().next() {
         Some(row) => Ok(Enqueued {
             id: row.id,

@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use super::ClaimedJob;
 use crate::error::Result;
-use crate::pool::{AdminConn, TenantConn};
+use crate::pool::{AdminConn, Prepared, TenantConn};
 use crate::tenant::TenantId;
 
 /// Up to `max` tenants, in `tenant_id` order after `after` (exclusive) and up to
@@ -124,14 +124,16 @@ pub(crate) async fn claim(
         return Ok((Vec::new(), cursor));
     };
     let per_tenant = (batch / tenants.len()).max(1);
-    let rows: Vec<ClaimedRow> = diesel::sql_query(CLAIM)
-        .bind::<Array<SqlUuid>, _>(&tenants)
-        .bind::<Array<Text>, _>(kinds)
-        .bind::<Integer, _>(i32::try_from(per_tenant).unwrap_or(i32::MAX))
-        .bind::<Text, _>(worker)
-        .bind::<BigInt, _>(millis(lease))
-        .load(conn)
-        .await?;
+    let rows: Vec<ClaimedRow> = Prepared::new(
+        diesel::sql_query(CLAIM)
+            .bind::<Array<SqlUuid>, _>(&tenants)
+            .bind::<Array<Text>, _>(kinds)
+            .bind::<Integer, _>(i32::try_from(per_tenant).unwrap_or(i32::MAX))
+            .bind::<Text, _>(worker)
+            .bind::<BigInt, _>(millis(lease)),
+    )
+    .load(conn)
+    .await?;
     let mut jobs: Vec<ClaimedJob> = rows.into_iter().map(ClaimedJob::from).collect();
     // Tenants in the order visited, each tenant's jobs in its own order.
     jobs.sort_by_key(|j| {
@@ -151,13 +153,15 @@ async fn ready_tenants(
     upto: Uuid,
     max: usize,
 ) -> Result<Vec<Uuid>> {
-    let rows: Vec<TenantRow> = diesel::sql_query(READY_TENANTS)
-        .bind::<Array<Text>, _>(kinds)
-        .bind::<SqlUuid, _>(after)
-        .bind::<SqlUuid, _>(upto)
-        .bind::<Integer, _>(i32::try_from(max).unwrap_or(i32::MAX))
-        .load(conn)
-        .await?;
+    let rows: Vec<TenantRow> = Prepared::new(
+        diesel::sql_query(READY_TENANTS)
+            .bind::<Array<Text>, _>(kinds)
+            .bind::<SqlUuid, _>(after)
+            .bind::<SqlUuid, _>(upto)
+            .bind::<Integer, _>(i32::try_from(max).unwrap_or(i32::MAX)),
+    )
+    .load(conn)
+    .await?;
     Ok(rows.into_iter().map(|r| r.tenant_id).collect())
 }
 
@@ -188,12 +192,12 @@ pub(crate) async fn complete(
 ) -> Result<bool> {
     let ids: Vec<Uuid> = jobs.iter().map(|j| j.id).collect();
     let tenant = conn.context().tenant_id;
-    let n = diesel::sql_query(
+    let n = Prepared::new(diesel::sql_query(
         "DELETE FROM jobs WHERE tenant_id = $1 AND id = ANY($2) AND state = 'running' AND locked_by = $3",
     )
     .bind::<SqlUuid, _>(tenant.as_uuid())
     .bind::<Array<SqlUuid>, _>(&ids)
-    .bind::<Text, _>(worker)
+    .bind::<Text, _>(worker))
     .execute(conn)
     .await?;
     Ok(n == ids.len() && jobs.iter().all(|j| j.tenant == tenant))
@@ -226,7 +230,7 @@ pub(crate) async fn fail(
     delay: Duration,
     error: &str,
 ) -> Result<Failed> {
-    let rows: Vec<StateRow> = diesel::sql_query(
+    let rows: Vec<StateRow> = Prepared::new(diesel::sql_query(
         "UPDATE jobs SET
             state = CASE WHEN attempts >= max_attempts THEN 'dead'::job_state ELSE 'ready'::job_state END,
             dead_at = CASE WHEN attempts >= max_attempts THEN now() END,
@@ -240,7 +244,7 @@ pub(crate) async fn fail(
     .bind::<SqlUuid, _>(job.id)
     .bind::<Text, _>(worker)
     .bind::<BigInt, _>(millis(delay))
-    .bind::<Text, _>(truncate(error, 4000))
+    .bind::<Text, _>(truncate(error, 4000)))
     .load(conn)
     .await?;
     Ok(
@@ -258,12 +262,12 @@ pub(crate) async fn heartbeat(
     worker: &str,
     lease: Duration,
 ) -> Result<usize> {
-    Ok(diesel::sql_query(
+    Ok(Prepared::new(diesel::sql_query(
         "UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $2::double precision / 1000)
           WHERE state = 'running' AND locked_by = $1",
     )
     .bind::<Text, _>(worker)
-    .bind::<BigInt, _>(millis(lease))
+    .bind::<BigInt, _>(millis(lease)))
     .execute(conn)
     .await?)
 }
@@ -271,7 +275,7 @@ pub(crate) async fn heartbeat(
 /// Returns every job whose lease has expired to ready (or to dead, when that claim was
 /// its last attempt); returns how many.
 pub(crate) async fn reap(conn: &mut AdminConn) -> Result<usize> {
-    Ok(diesel::sql_query(
+    Ok(Prepared::new(diesel::sql_query(
         "UPDATE jobs SET
             state = CASE WHEN attempts >= max_attempts THEN 'dead'::job_state ELSE 'ready'::job_state END,
             dead_at = CASE WHEN attempts >= max_attempts THEN now() END,
@@ -279,7 +283,7 @@ pub(crate) async fn reap(conn: &mut AdminConn) -> Result<usize> {
             last_error = 'lease expired (worker ' || locked_by || ' stopped heartbeating)',
             locked_by = NULL, lease_expires_at = NULL
           WHERE state = 'running' AND lease_expires_at < now()",
-    )
+    ))
     .execute(conn)
     .await?)
 }
@@ -293,14 +297,14 @@ pub(crate) async fn release(
 ) -> Result<usize> {
     let ids: Vec<Uuid> = jobs.iter().map(|j| j.id).collect();
     let tenants: Vec<Uuid> = jobs.iter().map(|j| j.tenant.as_uuid()).collect();
-    Ok(diesel::sql_query(
+    Ok(Prepared::new(diesel::sql_query(
         "UPDATE jobs j SET state = 'ready', attempts = j.attempts - 1, locked_by = NULL, lease_expires_at = NULL
            FROM unnest($2::uuid[], $3::uuid[]) AS r(tenant_id, id)
           WHERE j.tenant_id = r.tenant_id AND j.id = r.id AND j.state = 'running' AND j.locked_by = $1",
     )
     .bind::<Text, _>(worker)
     .bind::<Array<SqlUuid>, _>(tenants)
-    .bind::<Array<SqlUuid>, _>(ids)
+    .bind::<Array<SqlUuid>, _>(ids))
     .execute(conn)
     .await?)
 }

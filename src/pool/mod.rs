@@ -17,14 +17,17 @@
 //! - `wire.rs`: the tapped socket that reads each reply's SQLSTATE and status;
 //! - `tls.rs`: TLS through rustls, under the tap, as `sslmode` and `sslrootcert` ask;
 //! - `coded.rs`: database errors that keep their SQLSTATE wherever they go;
-//! - `login.rs`: the check that the tenant pool's login holds nothing worth stealing.
+//! - `login.rs`: the check that the tenant pool's login holds nothing worth stealing;
+//! - `prepared.rs`: [`Prepared`], raw SQL from a fixed set kept prepared.
 //!
 //! Round trips:
 //! - `with_tenant` sends `BEGIN` and the context statement without waiting, so they
 //!   travel with the closure's first statement; then one round trip per statement,
 //!   and one for `COMMIT`. Their replies are checked once the transaction is over.
 //! - `fetch` sends `BEGIN`, the context, the query and `COMMIT` together: one round
-//!   trip, for a query already prepared on the connection (two otherwise).
+//!   trip, for a query already prepared on the connection (two otherwise). diesel keeps
+//!   query-builder selects prepared, never a `sql_query`; wrap raw SQL from a fixed set
+//!   in [`Prepared`] to make it one round trip too.
 //! - With the statement cache off ([`PoolConfig::statement_cache`]) the context
 //!   statement needs a Parse each time, so the pool waits for its reply before the
 //!   closure runs: one round trip more for every shape.
@@ -49,6 +52,7 @@ mod config;
 mod conn;
 mod login;
 mod pipeline;
+mod prepared;
 pub(crate) mod tls;
 mod tx;
 pub(crate) mod wire;
@@ -70,6 +74,7 @@ pub(crate) use coded::code_of;
 pub use config::PoolConfig;
 pub use conn::{AdminConn, TenantConn};
 pub(crate) use login::PRIVILEGES_SQL;
+pub use prepared::Prepared;
 pub use tx::TenantTx;
 
 use crate::context::ContextKey;

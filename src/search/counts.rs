@@ -24,7 +24,8 @@ use diesel_async::RunQueryDsl;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{tenant_index, Kind, Prepared};
+use super::{tenant_index, Kind};
+use crate::pool::Prepared;
 use crate::tenant::TenantConn;
 use crate::{Error, Result};
 
@@ -149,7 +150,7 @@ impl PlanCounts {
 }
 
 async fn read_counts(conn: &mut TenantConn) -> Result<EmbeddingCounts> {
-    let rows: Vec<CountRow> = Prepared::new(diesel::sql_query(COUNTS_SQL).into_boxed())
+    let rows: Vec<CountRow> = Prepared::new(diesel::sql_query(COUNTS_SQL))
         .load(conn)
         .await?;
     let tenant_id = rows

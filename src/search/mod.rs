@@ -52,10 +52,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use diesel::pg::Pg;
-use diesel::query_builder::{AstPass, BoxedSqlQuery, Query, QueryFragment, QueryId, SqlQuery};
-use diesel::sql_types::Untyped;
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{Array, BigInt, Double, Text};
-use diesel::QueryResult;
 use diesel::QueryableByName;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use pgvector::Vector;
@@ -63,6 +61,7 @@ use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 use uuid::Uuid;
 
+use crate::pool::Prepared;
 use crate::tenant::TenantConn;
 use crate::{Error, Result};
 
@@ -639,47 +638,6 @@ fn ef_search_for(k: usize, ef_search: u32) -> u32 {
 
 pub(crate) type Sql<'a> = BoxedSqlQuery<'a, Pg, SqlQuery>;
 
-/// A search statement that stays prepared on its connection.
-///
-/// diesel never caches a `sql_query` (it cannot know that the text comes from a fixed
-/// set), so each would be parsed on every run, a round trip of its own before it can
-/// execute. Every SQL text the search sends is built from [`TABLES`], a strategy, a
-/// metric and whether parents are given: a small, fixed set. Marking those statements
-/// safe to cache lets diesel-async keep them prepared, keyed by their SQL and bind
-/// types, so a search's statements go out as Bind/Execute at once. The settings ahead
-/// of every query set `plan_cache_mode = force_custom_plan` in the same transaction,
-/// so a prepared query is still planned for its bound tenant and vector each time
-/// (which the tenant's partial index needs: docs/upstream-behaviour.md). With the
-/// pool's statement cache off, diesel-async prepares nothing and this changes nothing.
-pub(crate) struct Prepared<'a>(Sql<'a>);
-
-impl<'a> Prepared<'a> {
-    /// Keeps `query` prepared. Only for SQL from a fixed set: diesel-async's cache is
-    /// unbounded.
-    pub(crate) fn new(query: Sql<'a>) -> Self {
-        Self(query)
-    }
-}
-
-impl QueryFragment<Pg> for Prepared<'_> {
-    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        self.0.walk_ast(pass)
-    }
-
-    fn is_safe_to_cache_prepared(&self, _backend: &Pg) -> QueryResult<bool> {
-        Ok(true)
-    }
-}
-
-impl QueryId for Prepared<'_> {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl Query for Prepared<'_> {
-    type SqlType = Untyped;
-}
-
 /// The settings statement sent before every query of a strategy, in its transaction.
 /// It sets every setting any strategy touches, so one strategy's settings never leak
 /// into the next query of the same transaction. Values that vary are bound.
@@ -777,9 +735,14 @@ pub(crate) struct HitRow {
 }
 
 /// Sends the settings and the query pipelined and loads the rows, the settings'
-/// execution ahead of the query's. Both are [`Prepared`]: once a connection has run
-/// them, they take one round trip together (the first run on a connection adds one,
-/// for their Parses; with the statement cache off, every run does).
+/// execution ahead of the query's. Every SQL text the search sends is built from
+/// [`TABLES`], a strategy, a metric and whether parents are given, a small fixed set,
+/// so both are [`Prepared`]: once a connection has run them, they take one round trip
+/// together (the first run on a connection adds one, for their Parses; with the
+/// statement cache off, every run does). The settings set `plan_cache_mode =
+/// force_custom_plan` ahead of every query, so a prepared query is still planned for
+/// its bound tenant and vector, which the tenant's partial index needs
+/// (docs/upstream-behaviour.md, behaviour 19).
 pub(crate) async fn settings_then_load<T>(
     conn: &mut TenantConn,
     settings: Sql<'_>,

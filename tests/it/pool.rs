@@ -8,7 +8,7 @@ use diesel::sql_types::{Integer, Text};
 use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use rowguard::pool::{PoolConfig, TenantPool};
+use rowguard::pool::{PoolConfig, Prepared, TenantPool};
 use rowguard::schema::{tenants, users};
 use rowguard::TenantContext;
 use rowguard_testkit::fixtures::N;
@@ -404,6 +404,45 @@ async fn fetch_sends_the_whole_transaction_at_once_once_the_query_is_prepared() 
         tenant_names(&pool, &TenantContext::new(b)).await,
         vec!["beta"]
     );
+}
+
+#[derive(diesel::QueryableByName, Debug, PartialEq)]
+struct Name {
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+// current_thread: the tracing subscriber set for this thread sees every span.
+#[tokio::test]
+async fn a_prepared_sql_query_is_fetched_in_one_round_trip_once_it_ran() {
+    let db = TestDatabase::new().expect("db");
+    let pool = db.app_pool(1).expect("pool");
+    let ctx = TenantContext::new(make_tenant(&pool, "alpha").await);
+    make_tenant(&pool, "beta").await;
+    const BY_SLUG: &str = "SELECT name FROM tenants WHERE slug = $1";
+    let (names, log) = traced(async {
+        let mut seen = Vec::new();
+        for slug in ["alpha", "beta", "alpha"] {
+            let query = Prepared::new(diesel::sql_query(BY_SLUG).bind::<Text, _>(slug));
+            let names: Vec<Name> = pool.fetch(&ctx, query).await.expect("fetch");
+            seen.push(names.into_iter().map(|n| n.name).collect::<Vec<_>>());
+        }
+        seen
+    })
+    .await;
+    assert_eq!(names, vec![vec!["alpha"], vec![], vec!["alpha"]]);
+    assert_eq!(round_trips(&log), vec![2, 1, 1], "{log}");
+    // The same SQL unwrapped is never kept prepared: two round trips every time.
+    let (_, log) = traced(async {
+        for slug in ["alpha", "alpha"] {
+            let query = diesel::sql_query(BY_SLUG).bind::<Text, _>(slug);
+            let _: Vec<Name> = pool.fetch(&ctx, query).await.expect("fetch");
+        }
+    })
+    .await;
+    assert_eq!(round_trips(&log), vec![2, 2], "{log}");
+    let idle = idle_state(&pool).await;
+    assert!(!idle.in_transaction && idle.tenant_setting.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
