@@ -424,7 +424,8 @@ impl TenantPool {
     /// for the query's result instead: two round trips. diesel never caches some
     /// statements, among them every `update`, inserts with defaulted columns and
     /// `sql_query`; each of those is prepared on every run, which costs a round trip
-    /// of its own before it executes, so through `fetch` they take three. With the
+    /// of its own before it executes, so through `fetch` they take three. Raw SQL from
+    /// a fixed set wrapped in [`Prepared`] is kept prepared, and takes one. With the
     /// statement cache off, `fetch` is a [`TenantPool::with_tenant`] of one statement.
     /// The span's `one_round_trip` field tells which shape a call took. Either way the
     /// server's replies are checked against the shape sent, and a connection that does
