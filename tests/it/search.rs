@@ -769,6 +769,66 @@ struct PreparedRow {
     generic_plans: i64,
 }
 
+#[derive(diesel::QueryableByName, Debug)]
+struct Storage {
+    #[diesel(sql_type = Text)]
+    table_name: String,
+    #[diesel(sql_type = Text)]
+    storage: String,
+    #[diesel(sql_type = Text)]
+    toast: String,
+}
+
+/// Exact scans read every row's vector: it must sit in the heap row, not in TOAST
+/// (migration 2026-12-01-000023). The chunk's text and tsvector may move out of line;
+/// a 1536-d vector would take four chunks of ~2 kB there.
+#[tokio::test]
+async fn embeddings_are_stored_in_the_row_not_in_toast() {
+    let db = TestDatabase::new().expect("db");
+    let pool = db.app_pool(1).expect("pool");
+    let t = make_tenant(&pool, "inline").await;
+    for kind in [Kind::Documents, Kind::Deals, Kind::Meetings] {
+        load(
+            &pool,
+            &t,
+            kind,
+            mixture().vectors(&mut SynthRng::new(8), 50),
+            None,
+        )
+        .await;
+    }
+    let mut owner = db.owner_conn().expect("owner");
+    let tables: Vec<Storage> = diesel::RunQueryDsl::load(
+        diesel::sql_query(
+        "SELECT c.relname::text AS table_name, a.attstorage::text AS storage, \
+                c.reltoastrelid::regclass::text AS toast \
+           FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'embedding' \
+          WHERE c.relname IN ('document_embeddings', 'deal_activity_embeddings', 'meeting_embeddings') \
+          ORDER BY 1",
+        ),
+        &mut owner,
+    )
+    .expect("storage");
+    assert_eq!(tables.len(), 3, "{tables:?}");
+    for t in &tables {
+        assert_eq!(
+            t.storage, "p",
+            "{} stores embeddings {tables:?}",
+            t.table_name
+        );
+        let big = diesel::RunQueryDsl::get_result::<N>(
+            diesel::sql_query(format!(
+                "SELECT count(*) AS n FROM {} WHERE octet_length(chunk_data) > 1000",
+                t.toast
+            )),
+            &mut owner,
+        )
+        .expect("toast chunks")
+        .n;
+        assert_eq!(big, 0, "{} holds vectors in TOAST", t.table_name);
+    }
+}
+
 #[tokio::test]
 async fn hybrid_finds_lexical_only_and_vector_only_hits() {
     let db = TestDatabase::new().expect("db");
