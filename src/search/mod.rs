@@ -13,7 +13,7 @@
 //! - **exact** ([`Strategy::Exact`]): a scan of the tenant's rows through the
 //!   `tenant_id` btree and a top-k sort, written `ORDER BY (embedding <=> $1) + 0` so
 //!   that no plan, custom or generic, can use an HNSW index. Recall 1.0; cost grows
-//!   with the tenant's rows (~5 µs per 1536-d row here). Chosen for tenants with at
+//!   with the tenant's rows (~2 µs per 1536-d row here with the vectors stored in the row, ~5 µs once they no longer fit in memory). Chosen for tenants with at
 //!   most [`StrategyRules::exact_max_rows`] rows, for larger tenants that have no index
 //!   of their own yet, for metrics without an HNSW index (L2, inner product) and for
 //!   searches restricted to given parents.
@@ -234,7 +234,7 @@ impl FromStr for Strategy {
 
 /// How [`Strategy::Auto`] chooses (docs/search-strategy.md). A tenant with an index of
 /// its own ([`tenant_index`]) searches it; otherwise the exact scan, which is always
-/// right and costs ~5 µs a 1536-d row here. An exact scan fits the latency budget up to
+/// right and costs ~2 µs a 1536-d row here (vectors in the row, in memory). An exact scan fits the latency budget up to
 /// ~1,500 rows (docs/search-study.md), the size above which `rowguard indexes sync`
 /// builds a tenant its own index.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
