@@ -4,13 +4,15 @@
 //! Reading them costs a statement whose answer the search must wait for before it can
 //! send its query: a round trip, and catalog look-ups on the server. They change
 //! slowly (ingestion, `rowguard indexes sync`), so each pool keeps every tenant's last
-//! answer for [`StrategyRules::counts_max_age`](super::StrategyRules::counts_max_age) (5 s by default), and a search within
-//! that age sends its settings and query right behind the transaction's opening.
+//! answer for [`StrategyRules::counts_max_age`](super::StrategyRules::counts_max_age)
+//! (5 s by default), and a search within that age sends its settings and query right
+//! behind the transaction's opening.
 //!
 //! A stale copy can choose a slower strategy, never a wrong answer: an index that
 //! disappeared leaves the query planned as the exact scan it then is (the settings only
-//! discourage other plans), a tenant that grew past [`StrategyRules::exact_max_rows`](super::StrategyRules::exact_max_rows)
-//! is scanned exactly, and an HNSW answer shorter than the counted rows allow is
+//! discourage other plans), a tenant that grew past
+//! [`StrategyRules::exact_max_rows`](super::StrategyRules::exact_max_rows) is scanned
+//! exactly, and an HNSW answer shorter than the counted rows allow is
 //! rescanned. Every query still names the tenant and runs under RLS, so the copy never
 //! decides whose rows are read.
 
@@ -112,11 +114,16 @@ pub async fn embedding_counts(conn: &mut TenantConn) -> Result<EmbeddingCounts> 
 
 /// The counts a search plans from, and whether they are the pool's copy.
 pub(crate) struct PlanCounts {
-    pub(crate) counts: EmbeddingCounts,
+    counts: EmbeddingCounts,
     copy: bool,
 }
 
 impl PlanCounts {
+    /// The tenant the counts are of: the transaction's.
+    pub(crate) fn tenant_id(&self) -> Uuid {
+        self.counts.tenant_id
+    }
+
     /// The pool's copy of the tenant's counts, if it is at most `max_age` old, else
     /// [`embedding_counts`].
     pub(crate) async fn get(conn: &mut TenantConn, max_age: Duration) -> Result<Self> {

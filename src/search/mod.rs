@@ -13,9 +13,10 @@
 //! - **exact** ([`Strategy::Exact`]): a scan of the tenant's rows through the
 //!   `tenant_id` btree and a top-k sort, written `ORDER BY (embedding <=> $1) + 0` so
 //!   that no plan, custom or generic, can use an HNSW index. Recall 1.0; cost grows
-//!   with the tenant's rows (~2 µs per 1536-d row here with the vectors stored in the row, ~5 µs once they no longer fit in memory). Chosen for tenants with at
-//!   most [`StrategyRules::exact_max_rows`] rows, for larger tenants that have no index
-//!   of their own yet, for metrics without an HNSW index (L2, inner product) and for
+//!   with the tenant's rows (~2 µs per 1536-d row here with the vectors stored in the
+//!   row, ~5 µs once they no longer fit in memory). Chosen for tenants with at most
+//!   [`StrategyRules::exact_max_rows`] rows, for larger tenants that have no index of
+//!   their own yet, for metrics without an HNSW index (L2, inner product) and for
 //!   searches restricted to given parents.
 //! - **tenant HNSW** ([`Strategy::TenantHnsw`]): the tenant's own partial HNSW index
 //!   ([`tenant_index`], built by `rowguard indexes sync` for tenants above
@@ -234,8 +235,8 @@ impl FromStr for Strategy {
 
 /// How [`Strategy::Auto`] chooses (docs/search-strategy.md). A tenant with an index of
 /// its own ([`tenant_index`]) searches it; otherwise the exact scan, which is always
-/// right and costs ~2 µs a 1536-d row here (vectors in the row, in memory). An exact scan fits the latency budget up to
-/// ~1,500 rows (docs/search-study.md), the size above which `rowguard indexes sync`
+/// right and costs ~2 µs a 1536-d row here (vectors in the row, in memory). An exact
+/// scan fits the latency budget up to ~1,500 rows (docs/search-study.md), the size above which `rowguard indexes sync`
 /// builds a tenant its own index.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StrategyRules {
@@ -810,7 +811,7 @@ pub async fn explain<Q: AsEmbedding + ?Sized>(
             "EXPLAIN (COSTS OFF) {}",
             vector_sql(table, plan.strategy, opts.metric, opts.parent_ids.is_some())
         );
-        let (settings, query) = plan_queries(sql, counts.counts.tenant_id, &plan, &vector, k, opts);
+        let (settings, query) = plan_queries(sql, counts.tenant_id(), &plan, &vector, k, opts);
         let lines: Vec<PlanLine> = settings_then_load(conn, settings, query).await?;
         let text = lines
             .into_iter()
@@ -914,7 +915,7 @@ pub(crate) async fn run_vector_search(
             reason = %plan.reason,
             "vector search strategy"
         );
-        let mut found = search_table(conn, counts.counts.tenant_id, &plan, vector, k, opts).await?;
+        let mut found = search_table(conn, counts.tenant_id(), &plan, vector, k, opts).await?;
         if let Some(why) = recheck_reason(&plan, &found, k, opts) {
             tracing::debug!(kind = %plan.kind, reason = %why, "vector search rescanned exactly");
             plan = TablePlan {
@@ -924,14 +925,14 @@ pub(crate) async fn run_vector_search(
                 rechecked_from: Some(plan.strategy),
                 ..plan
             };
-            found = search_table(conn, counts.counts.tenant_id, &plan, vector, k, opts).await?;
+            found = search_table(conn, counts.tenant_id(), &plan, vector, k, opts).await?;
         }
         hits.extend(found);
         plans.push(plan);
     }
     sort_hits(&mut hits);
     hits.truncate(k);
-    Ok((SearchReport { hits, plans }, counts.counts.tenant_id))
+    Ok((SearchReport { hits, plans }, counts.tenant_id()))
 }
 
 /// The `k` rows nearest to `query` among the tenant's rows of `opts.kind`.
