@@ -18,10 +18,12 @@
 -- or a migration acting for the tenant as a whole) is the tenant's service context:
 -- full access within the tenant, notifications of every user included (workers create
 -- and deliver them). It still cannot leave its tenant: tenant_isolation applies.
--- Anything else fails closed:
---   * a user with no role (app.user_id set, app.role empty) reads and writes nothing;
---   * an unknown app.role value reads and writes nothing;
---   * a role with no user acts with that role, and has no notifications of its own.
+-- A role with no user acts with that role, and has no notifications of its own.
+-- Anything else is refused by the verification itself (SQLSTATE 42501, migration
+-- 2026-12-01-000024_context_roles): a user with no role, and a role other than the
+-- four. So every verified context is one of the tiers, and a tier admitting all four
+-- roles is simply true: those policies say USING (true) (or WITH CHECK (true)), which
+-- costs nothing, where a sub-select would verify the context a second time.
 -- The application decides which context a request gets; requests made on behalf of a
 -- person must use TenantContext::with_user, never the service context.
 --
@@ -41,13 +43,13 @@
 -- tenants: everyone in the tenant reads its row; admins and owners change it.
 DROP POLICY IF EXISTS role_tier ON tenants;
 CREATE POLICY role_tier ON tenants AS RESTRICTIVE FOR ALL
-  USING ((select rowguard.current_role_in('{owner,admin,member,viewer}')))
+  USING (true)
   WITH CHECK ((select rowguard.current_role_in('{owner,admin}')));
 
 -- users: everyone reads the team; admins manage non-owners, owners manage everyone.
 DROP POLICY IF EXISTS role_tier ON users;
 CREATE POLICY role_tier ON users AS RESTRICTIVE FOR ALL
-  USING ((select rowguard.current_role_in('{owner,admin,member,viewer}')))
+  USING (true)
   WITH CHECK ((select rowguard.current_role_in('{owner}')) OR ((select rowguard.current_role_in('{admin}')) AND role <> 'owner'));
 DROP POLICY IF EXISTS role_tier_update ON users;
 CREATE POLICY role_tier_update ON users AS RESTRICTIVE FOR UPDATE
@@ -79,7 +81,7 @@ CREATE POLICY role_tier_delete ON invites AS RESTRICTIVE FOR DELETE
 -- integrations: everyone reads; admins and owners manage.
 DROP POLICY IF EXISTS role_tier ON integrations;
 CREATE POLICY role_tier ON integrations AS RESTRICTIVE FOR ALL
-  USING ((select rowguard.current_role_in('{owner,admin,member,viewer}')))
+  USING (true)
   WITH CHECK ((select rowguard.current_role_in('{owner,admin}')));
 DROP POLICY IF EXISTS role_tier_delete ON integrations;
 CREATE POLICY role_tier_delete ON integrations AS RESTRICTIVE FOR DELETE
@@ -88,7 +90,7 @@ CREATE POLICY role_tier_delete ON integrations AS RESTRICTIVE FOR DELETE
 -- automations: everyone reads; admins and owners manage.
 DROP POLICY IF EXISTS role_tier ON automations;
 CREATE POLICY role_tier ON automations AS RESTRICTIVE FOR ALL
-  USING ((select rowguard.current_role_in('{owner,admin,member,viewer}')))
+  USING (true)
   WITH CHECK ((select rowguard.current_role_in('{owner,admin}')));
 DROP POLICY IF EXISTS role_tier_delete ON automations;
 CREATE POLICY role_tier_delete ON automations AS RESTRICTIVE FOR DELETE
@@ -103,19 +105,19 @@ CREATE POLICY role_tier ON notifications AS RESTRICTIVE FOR ALL
 -- domains (written by the admin path only, 20_grants.sql): everyone in the tenant reads them.
 DROP POLICY IF EXISTS role_tier ON domains;
 CREATE POLICY role_tier ON domains AS RESTRICTIVE FOR ALL
-  USING ((select rowguard.current_role_in('{owner,admin,member,viewer}')))
+  USING (true)
   WITH CHECK ((select rowguard.current_role_in('{owner,admin}')));
 
 -- audit_log (append-only by grant): everyone's actions are logged; admins and owners read it.
 DROP POLICY IF EXISTS role_tier ON audit_log;
 CREATE POLICY role_tier ON audit_log AS RESTRICTIVE FOR ALL
   USING ((select rowguard.current_role_in('{owner,admin}')))
-  WITH CHECK ((select rowguard.current_role_in('{owner,admin,member,viewer}')));
+  WITH CHECK (true);
 
 -- Business rows: everyone reads; members, admins and owners write.
 DROP POLICY IF EXISTS role_tier ON documents;
 CREATE POLICY role_tier ON documents AS RESTRICTIVE FOR ALL
-  USING ((select rowguard.current_role_in('{owner,admin,member,viewer}')))
+  USING (true)
   WITH CHECK ((select rowguard.current_role_in('{owner,admin,member}')));
 DROP POLICY IF EXISTS role_tier_delete ON documents;
 CREATE POLICY role_tier_delete ON documents AS RESTRICTIVE FOR DELETE
@@ -123,7 +125,7 @@ CREATE POLICY role_tier_delete ON documents AS RESTRICTIVE FOR DELETE
 
 DROP POLICY IF EXISTS role_tier ON document_embeddings;
 CREATE POLICY role_tier ON document_embeddings AS RESTRICTIVE FOR ALL
-  USING ((select rowguard.current_role_in('{owner,admin,member,viewer}')))
+  USING (true)
   WITH CHECK ((select rowguard.current_role_in('{owner,admin,member}')));
 DROP POLICY IF EXISTS role_tier_delete ON document_embeddings;
 CREATE POLICY role_tier_delete ON document_embeddings AS RESTRICTIVE FOR DELETE
@@ -131,7 +133,7 @@ CREATE POLICY role_tier_delete ON document_embeddings AS RESTRICTIVE FOR DELETE
 
 DROP POLICY IF EXISTS role_tier ON companies;
 CREATE POLICY role_tier ON companies AS RESTRICTIVE FOR ALL
-  USING ((select rowguard.current_role_in('{owner,admin,member,viewer}')))
+  USING (true)
   WITH CHECK ((select rowguard.current_role_in('{owner,admin,member}')));
 DROP POLICY IF EXISTS role_tier_delete ON companies;
 CREATE POLICY role_tier_delete ON companies AS RESTRICTIVE FOR DELETE
@@ -139,7 +141,7 @@ CREATE POLICY role_tier_delete ON companies AS RESTRICTIVE FOR DELETE
 
 DROP POLICY IF EXISTS role_tier ON contacts;
 CREATE POLICY role_tier ON contacts AS RESTRICTIVE FOR ALL
-  USING ((select rowguard.current_role_in('{owner,admin,member,viewer}')))
+  USING (true)
   WITH CHECK ((select rowguard.current_role_in('{owner,admin,member}')));
 DROP POLICY IF EXISTS role_tier_delete ON contacts;
 CREATE POLICY role_tier_delete ON contacts AS RESTRICTIVE FOR DELETE
@@ -147,7 +149,7 @@ CREATE POLICY role_tier_delete ON contacts AS RESTRICTIVE FOR DELETE
 
 DROP POLICY IF EXISTS role_tier ON deals;
 CREATE POLICY role_tier ON deals AS RESTRICTIVE FOR ALL
-  USING ((select rowguard.current_role_in('{owner,admin,member,viewer}')))
+  USING (true)
   WITH CHECK ((select rowguard.current_role_in('{owner,admin,member}')));
 DROP POLICY IF EXISTS role_tier_delete ON deals;
 CREATE POLICY role_tier_delete ON deals AS RESTRICTIVE FOR DELETE
@@ -155,7 +157,7 @@ CREATE POLICY role_tier_delete ON deals AS RESTRICTIVE FOR DELETE
 
 DROP POLICY IF EXISTS role_tier ON deal_activities;
 CREATE POLICY role_tier ON deal_activities AS RESTRICTIVE FOR ALL
-  USING ((select rowguard.current_role_in('{owner,admin,member,viewer}')))
+  USING (true)
   WITH CHECK ((select rowguard.current_role_in('{owner,admin,member}')));
 DROP POLICY IF EXISTS role_tier_delete ON deal_activities;
 CREATE POLICY role_tier_delete ON deal_activities AS RESTRICTIVE FOR DELETE
@@ -163,7 +165,7 @@ CREATE POLICY role_tier_delete ON deal_activities AS RESTRICTIVE FOR DELETE
 
 DROP POLICY IF EXISTS role_tier ON deal_activity_embeddings;
 CREATE POLICY role_tier ON deal_activity_embeddings AS RESTRICTIVE FOR ALL
-  USING ((select rowguard.current_role_in('{owner,admin,member,viewer}')))
+  USING (true)
   WITH CHECK ((select rowguard.current_role_in('{owner,admin,member}')));
 DROP POLICY IF EXISTS role_tier_delete ON deal_activity_embeddings;
 CREATE POLICY role_tier_delete ON deal_activity_embeddings AS RESTRICTIVE FOR DELETE
@@ -171,7 +173,7 @@ CREATE POLICY role_tier_delete ON deal_activity_embeddings AS RESTRICTIVE FOR DE
 
 DROP POLICY IF EXISTS role_tier ON meetings;
 CREATE POLICY role_tier ON meetings AS RESTRICTIVE FOR ALL
-  USING ((select rowguard.current_role_in('{owner,admin,member,viewer}')))
+  USING (true)
   WITH CHECK ((select rowguard.current_role_in('{owner,admin,member}')));
 DROP POLICY IF EXISTS role_tier_delete ON meetings;
 CREATE POLICY role_tier_delete ON meetings AS RESTRICTIVE FOR DELETE
@@ -179,7 +181,7 @@ CREATE POLICY role_tier_delete ON meetings AS RESTRICTIVE FOR DELETE
 
 DROP POLICY IF EXISTS role_tier ON meeting_participants;
 CREATE POLICY role_tier ON meeting_participants AS RESTRICTIVE FOR ALL
-  USING ((select rowguard.current_role_in('{owner,admin,member,viewer}')))
+  USING (true)
   WITH CHECK ((select rowguard.current_role_in('{owner,admin,member}')));
 DROP POLICY IF EXISTS role_tier_delete ON meeting_participants;
 CREATE POLICY role_tier_delete ON meeting_participants AS RESTRICTIVE FOR DELETE
@@ -187,7 +189,7 @@ CREATE POLICY role_tier_delete ON meeting_participants AS RESTRICTIVE FOR DELETE
 
 DROP POLICY IF EXISTS role_tier ON transcripts;
 CREATE POLICY role_tier ON transcripts AS RESTRICTIVE FOR ALL
-  USING ((select rowguard.current_role_in('{owner,admin,member,viewer}')))
+  USING (true)
   WITH CHECK ((select rowguard.current_role_in('{owner,admin,member}')));
 DROP POLICY IF EXISTS role_tier_delete ON transcripts;
 CREATE POLICY role_tier_delete ON transcripts AS RESTRICTIVE FOR DELETE
@@ -195,7 +197,7 @@ CREATE POLICY role_tier_delete ON transcripts AS RESTRICTIVE FOR DELETE
 
 DROP POLICY IF EXISTS role_tier ON meeting_summaries;
 CREATE POLICY role_tier ON meeting_summaries AS RESTRICTIVE FOR ALL
-  USING ((select rowguard.current_role_in('{owner,admin,member,viewer}')))
+  USING (true)
   WITH CHECK ((select rowguard.current_role_in('{owner,admin,member}')));
 DROP POLICY IF EXISTS role_tier_delete ON meeting_summaries;
 CREATE POLICY role_tier_delete ON meeting_summaries AS RESTRICTIVE FOR DELETE
@@ -203,7 +205,7 @@ CREATE POLICY role_tier_delete ON meeting_summaries AS RESTRICTIVE FOR DELETE
 
 DROP POLICY IF EXISTS role_tier ON meeting_embeddings;
 CREATE POLICY role_tier ON meeting_embeddings AS RESTRICTIVE FOR ALL
-  USING ((select rowguard.current_role_in('{owner,admin,member,viewer}')))
+  USING (true)
   WITH CHECK ((select rowguard.current_role_in('{owner,admin,member}')));
 DROP POLICY IF EXISTS role_tier_delete ON meeting_embeddings;
 CREATE POLICY role_tier_delete ON meeting_embeddings AS RESTRICTIVE FOR DELETE
@@ -211,7 +213,7 @@ CREATE POLICY role_tier_delete ON meeting_embeddings AS RESTRICTIVE FOR DELETE
 
 DROP POLICY IF EXISTS role_tier ON tasks;
 CREATE POLICY role_tier ON tasks AS RESTRICTIVE FOR ALL
-  USING ((select rowguard.current_role_in('{owner,admin,member,viewer}')))
+  USING (true)
   WITH CHECK ((select rowguard.current_role_in('{owner,admin,member}')));
 DROP POLICY IF EXISTS role_tier_delete ON tasks;
 CREATE POLICY role_tier_delete ON tasks AS RESTRICTIVE FOR DELETE
@@ -221,7 +223,7 @@ CREATE POLICY role_tier_delete ON tasks AS RESTRICTIVE FOR DELETE
 -- which workers run handlers in) enqueue, complete and requeue them.
 DROP POLICY IF EXISTS role_tier ON jobs;
 CREATE POLICY role_tier ON jobs AS RESTRICTIVE FOR ALL
-  USING ((select rowguard.current_role_in('{owner,admin,member,viewer}')))
+  USING (true)
   WITH CHECK ((select rowguard.current_role_in('{owner,admin,member}')));
 DROP POLICY IF EXISTS role_tier_delete ON jobs;
 CREATE POLICY role_tier_delete ON jobs AS RESTRICTIVE FOR DELETE
@@ -229,7 +231,7 @@ CREATE POLICY role_tier_delete ON jobs AS RESTRICTIVE FOR DELETE
 
 DROP POLICY IF EXISTS role_tier ON automation_runs;
 CREATE POLICY role_tier ON automation_runs AS RESTRICTIVE FOR ALL
-  USING ((select rowguard.current_role_in('{owner,admin,member,viewer}')))
+  USING (true)
   WITH CHECK ((select rowguard.current_role_in('{owner,admin,member}')));
 DROP POLICY IF EXISTS role_tier_delete ON automation_runs;
 CREATE POLICY role_tier_delete ON automation_runs AS RESTRICTIVE FOR DELETE
@@ -237,7 +239,7 @@ CREATE POLICY role_tier_delete ON automation_runs AS RESTRICTIVE FOR DELETE
 
 DROP POLICY IF EXISTS role_tier ON ai_employee_jobs;
 CREATE POLICY role_tier ON ai_employee_jobs AS RESTRICTIVE FOR ALL
-  USING ((select rowguard.current_role_in('{owner,admin,member,viewer}')))
+  USING (true)
   WITH CHECK ((select rowguard.current_role_in('{owner,admin,member}')));
 DROP POLICY IF EXISTS role_tier_delete ON ai_employee_jobs;
 CREATE POLICY role_tier_delete ON ai_employee_jobs AS RESTRICTIVE FOR DELETE
@@ -245,7 +247,7 @@ CREATE POLICY role_tier_delete ON ai_employee_jobs AS RESTRICTIVE FOR DELETE
 
 DROP POLICY IF EXISTS role_tier ON ai_employee_outputs;
 CREATE POLICY role_tier ON ai_employee_outputs AS RESTRICTIVE FOR ALL
-  USING ((select rowguard.current_role_in('{owner,admin,member,viewer}')))
+  USING (true)
   WITH CHECK ((select rowguard.current_role_in('{owner,admin,member}')));
 DROP POLICY IF EXISTS role_tier_delete ON ai_employee_outputs;
 CREATE POLICY role_tier_delete ON ai_employee_outputs AS RESTRICTIVE FOR DELETE
@@ -253,7 +255,7 @@ CREATE POLICY role_tier_delete ON ai_employee_outputs AS RESTRICTIVE FOR DELETE
 
 DROP POLICY IF EXISTS role_tier ON hub_links;
 CREATE POLICY role_tier ON hub_links AS RESTRICTIVE FOR ALL
-  USING ((select rowguard.current_role_in('{owner,admin,member,viewer}')))
+  USING (true)
   WITH CHECK ((select rowguard.current_role_in('{owner,admin,member}')));
 DROP POLICY IF EXISTS role_tier_delete ON hub_links;
 CREATE POLICY role_tier_delete ON hub_links AS RESTRICTIVE FOR DELETE
@@ -261,7 +263,7 @@ CREATE POLICY role_tier_delete ON hub_links AS RESTRICTIVE FOR DELETE
 
 DROP POLICY IF EXISTS role_tier ON events;
 CREATE POLICY role_tier ON events AS RESTRICTIVE FOR ALL
-  USING ((select rowguard.current_role_in('{owner,admin,member,viewer}')))
+  USING (true)
   WITH CHECK ((select rowguard.current_role_in('{owner,admin,member}')));
 DROP POLICY IF EXISTS role_tier_delete ON events;
 CREATE POLICY role_tier_delete ON events AS RESTRICTIVE FOR DELETE
@@ -269,7 +271,7 @@ CREATE POLICY role_tier_delete ON events AS RESTRICTIVE FOR DELETE
 
 DROP POLICY IF EXISTS role_tier ON files;
 CREATE POLICY role_tier ON files AS RESTRICTIVE FOR ALL
-  USING ((select rowguard.current_role_in('{owner,admin,member,viewer}')))
+  USING (true)
   WITH CHECK ((select rowguard.current_role_in('{owner,admin,member}')));
 DROP POLICY IF EXISTS role_tier_delete ON files;
 CREATE POLICY role_tier_delete ON files AS RESTRICTIVE FOR DELETE

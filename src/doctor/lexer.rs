@@ -76,11 +76,18 @@ pub(super) const CONTEXT_FUNCTIONS: &[&str] = &[
 ];
 
 /// Why a policy clause can let rows through without the tenant matching (empty: it cannot).
+///
+/// Only a permissive policy can: restrictive policies are AND-ed with the permissive
+/// ones, so they narrow what those let through and never widen it (a restrictive
+/// `USING (true)`, as the role tiers that admit every role say, narrows nothing).
 pub(super) fn fail_open_reasons(
     expr: &str,
     permissive: bool,
     key_column: &str,
 ) -> Vec<&'static str> {
+    if !permissive {
+        return Vec::new();
+    }
     let w = words(expr);
     let mut reasons = Vec::new();
     if w.iter().any(|(_, x)| x == "coalesce") {
@@ -101,17 +108,16 @@ pub(super) fn fail_open_reasons(
     if or_true {
         reasons.push("`OR true` makes it always true");
     }
-    if permissive && !w.iter().any(|(_, x)| x == key_column) {
+    if !w.iter().any(|(_, x)| x == key_column) {
         reasons.push(if key_column == "id" {
             "a permissive policy on tenants that does not compare id (permissive policies are OR-ed)"
         } else {
             "a permissive policy that does not compare tenant_id (permissive policies are OR-ed)"
         });
     }
-    if permissive
-        && !w
-            .iter()
-            .any(|(_, x)| x == "current_tenant_id" || x == "current_setting")
+    if !w
+        .iter()
+        .any(|(_, x)| x == "current_tenant_id" || x == "current_setting")
     {
         reasons.push("a permissive policy that does not read the tenant context");
     }

@@ -355,7 +355,9 @@ mod tests {
     fn fail_open_shapes() {
         let coalesce = "COALESCE((tenant_id = ( SELECT rowguard.current_tenant_id() AS current_tenant_id)), true)";
         assert!(!fail_open_reasons(coalesce, true, "tenant_id").is_empty());
-        assert!(!fail_open_reasons("true", false, "tenant_id").is_empty());
+        assert!(!fail_open_reasons("true", true, "tenant_id").is_empty());
+        // A restrictive `true` narrows nothing and lets nothing through.
+        assert!(fail_open_reasons("true", false, "tenant_id").is_empty());
         let or_true = format!("({GOOD} OR true)");
         assert!(!fail_open_reasons(&or_true, true, "tenant_id").is_empty());
         // tenant_id inside a literal is not a mention of the column.

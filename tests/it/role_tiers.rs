@@ -8,7 +8,7 @@
 //!   owner creates, changes or deletes an owner;
 //! - every user sees and changes only their own notifications;
 //! - a context with no user and no role is the tenant's service context (full access
-//!   within the tenant); a user with no role, or an unknown role, reads and writes nothing.
+//!   within the tenant); a user with no role, or an unknown role, is refused (42501).
 
 use rowguard::pool::TenantPool;
 use rowguard::{Error, MemberRole, TenantContext, TenantId, UserId};
@@ -61,6 +61,21 @@ async fn rows(pool: &TenantPool, ctx: &TenantContext, from: &str) -> i64 {
     pool.with_tenant(ctx, async |conn| count(conn, &from).await)
         .await
         .expect("count")
+}
+
+/// HMAC-SHA256 of `message` from the key's pads, as lower-case hex: what the database
+/// verifies, computed here to sign claims the pool never signs.
+fn hmac_hex(key: &rowguard::context::ContextKey, message: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let inner = Sha256::new()
+        .chain_update(key.inner_pad())
+        .chain_update(message.as_bytes())
+        .finalize();
+    let mac = Sha256::new()
+        .chain_update(key.outer_pad())
+        .chain_update(inner)
+        .finalize();
+    mac.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[track_caller]
@@ -382,15 +397,47 @@ async fn no_role_is_the_service_context_and_anything_inconsistent_fails_closed()
     assert_eq!(rows(&pool, &other.service(), "integrations").await, 0);
     assert_eq!(rows(&pool, &other.as_(MemberRole::Owner), "users").await, 4);
 
-    // A user without a role: nothing.
+    // A user without a role: refused by the verification itself (42501), never read as
+    // an empty table.
     let roleless = TenantContext {
         tenant_id: team.tenant,
         user_id: Some(team.member),
         role: None,
     };
-    assert_eq!(rows(&pool, &roleless, "tasks").await, 0);
-    assert_eq!(rows(&pool, &roleless, "users").await, 0);
+    for table in ["tasks", "users"] {
+        let read = pool
+            .with_tenant(&roleless, async |conn| count(conn, table).await)
+            .await;
+        assert_forbidden(read.map(|n| n as usize), "user without role, read");
+    }
     assert_forbidden(run(&pool, &roleless, NEW_TASK).await, "user without role");
+
+    // A role no tier names, genuinely signed with the pool's key (as a signer in
+    // another language could): refused the same way.
+    let key = db.context_key();
+    let payload = format!(
+        "v1.{}.{}.{}.superadmin.{}",
+        key.id(),
+        team.tenant,
+        team.member,
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs()
+            + 600
+    );
+    let signed = format!("{payload}.{}", hmac_hex(&key, &payload));
+    let unknown_role = pool
+        .with_tenant(&team.as_(MemberRole::Member), async |conn| {
+            exec(
+                conn,
+                &format!("SELECT set_config('app.context', '{signed}', true)"),
+            )
+            .await?;
+            count(conn, "tasks").await
+        })
+        .await;
+    assert_forbidden(unknown_role.map(|n| n as usize), "unknown role, signed");
 
     // A role set by SQL inside the transaction (as an injected statement could):
     // unsigned, the context is refused; the old unsigned setting is not read at all.

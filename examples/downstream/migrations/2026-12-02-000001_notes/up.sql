@@ -23,7 +23,7 @@ SELECT rowguard.protect_table('notes');
 -- Optional role tiers, as policies/40_role_tiers.sql gives tasks: everyone reads,
 -- viewers write nothing.
 CREATE POLICY role_tier ON notes AS RESTRICTIVE FOR ALL
-  USING ((select rowguard.current_role_in('{owner,admin,member,viewer}')))
+  USING (true) -- every verified context is one of the four roles, or the service context
   WITH CHECK ((select rowguard.current_role_in('{owner,admin,member}')));
 CREATE POLICY role_tier_delete ON notes AS RESTRICTIVE FOR DELETE
   USING ((select rowguard.current_role_in('{owner,admin,member}')));
