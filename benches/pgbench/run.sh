@@ -4,7 +4,10 @@
 # the read + COMMIT sent one by one, the same four pipelined, those without the tenant
 # gate (rowguard.tenant_gate), to show what the gate costs, and the same four pipelined
 # as the superuser, where RLS and so the context's verification do not run: the floor of
-# the transaction's shape, whatever a verification costs.
+# the transaction's shape, whatever a verification costs. Two more rows apportion the
+# rest, on copies of tasks that only this script reads: one whose policy compares
+# tenant_id with an unsigned setting (RLS, no verification), one without RLS, read with
+# an explicit WHERE tenant_id (the role switch and the gate only).
 #
 # Usage: ADMIN_URL=postgres://postgres@127.0.0.1:5432/postgres benches/pgbench/run.sh
 # (a superuser URL; the script creates and reuses the database rowguard_pgbench and the
@@ -30,6 +33,23 @@ DO $$ BEGIN
   END IF;
 END $$;
 GRANT rowguard_app TO rowguard_pgbench_login;
+-- The apportioning copies (never used by rowguard itself).
+DO $$ BEGIN
+  IF to_regclass('pgbench_tasks_unverified') IS NULL THEN
+    CREATE TABLE pgbench_tasks_unverified (LIKE tasks INCLUDING ALL);
+    INSERT INTO pgbench_tasks_unverified SELECT * FROM tasks;
+    ALTER TABLE pgbench_tasks_unverified ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+    CREATE POLICY unverified ON pgbench_tasks_unverified
+      USING (tenant_id = (select current_setting('app.unverified_tenant', true)::uuid));
+    ANALYZE pgbench_tasks_unverified;
+  END IF;
+  IF to_regclass('pgbench_tasks_without_rls') IS NULL THEN
+    CREATE TABLE pgbench_tasks_without_rls (LIKE tasks INCLUDING ALL);
+    INSERT INTO pgbench_tasks_without_rls SELECT * FROM tasks;
+    ANALYZE pgbench_tasks_without_rls;
+  END IF;
+END $$;
+GRANT SELECT ON pgbench_tasks_unverified, pgbench_tasks_without_rls TO rowguard_app;
 SQL
 # A signed context for the tenant, valid for an hour of transaction starts: the key
 # comes from the database (a first one is made if it has none).
@@ -49,10 +69,14 @@ seq=$(run "$APP_URL" sequential.sql)
 pipe=$(run "$APP_URL" pipelined.sql)
 nogate=$(run "$APP_URL" pipelined_without_gate.sql)
 floor=$(run "$DB_URL" pipelined_floor.sql)
+unverified=$(run "$APP_URL" pipelined_unverified.sql)
+norls=$(run "$APP_URL" pipelined_without_rls.sql)
 printf '| what | transactions/s (median of 3) | vs. the bare read |\n|---|---|---|\n'
 printf '| bare autocommit read, prepared (superuser, WHERE tenant_id) | %s | 1.00 |\n' "$bare"
-awk -v b="$bare" -v s="$seq" -v p="$pipe" -v g="$nogate" -v f="$floor" 'BEGIN {
+awk -v b="$bare" -v s="$seq" -v p="$pipe" -v g="$nogate" -v f="$floor" -v u="$unverified" -v r="$norls" 'BEGIN {
   printf "| BEGIN, context, read, COMMIT one by one (app role, RLS) | %d | %.2fx slower |\n", s, b / s
   printf "| the same four, pipelined | %d | %.2fx slower |\n", p, b / p
   printf "| the same, pipelined, without the tenant gate | %d | %.2fx slower |\n", g, b / g
-  printf "| the same four, pipelined, as the superuser (no RLS, no verification: the floor) | %d | %.2fx slower |\n", f, b / f }'
+  printf "| the same four, pipelined, as the superuser (no RLS, no verification: the floor) | %d | %.2fx slower |\n", f, b / f
+  printf "| pipelined, app role, RLS comparing with an unsigned setting (no verification) | %d | %.2fx slower |\n", u, b / u
+  printf "| pipelined, app role, no RLS, explicit WHERE tenant_id (role switch and gate only) | %d | %.2fx slower |\n", r, b / r }'
