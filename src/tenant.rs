@@ -179,7 +179,10 @@ impl FromStr for MemberRole {
 
 /// Who a transaction acts for: the tenant, and optionally the user and their role.
 ///
-/// Becomes the signed `app.context` of exactly one transaction.
+/// Becomes the signed `app.context` of exactly one transaction. The database admits
+/// the tenant's service context (no user, no role) and a role with or without a user;
+/// a user without a role is refused (`Error::Forbidden`, SQLSTATE 42501) on the first
+/// statement that reads a tenant table.
 ///
 /// ```
 /// use rowguard::{MemberRole, TenantContext, TenantId, UserId};
