@@ -9,6 +9,11 @@
 //! tenant pool refuses to serve with [`crate::Error::UnsafeLogin`] unless
 //! [`crate::pool::PoolConfig::allow_privileged_login`] is set. `rowguard doctor` checks
 //! every login with the same query ([`crate::doctor`]).
+//!
+//! The same first checkout also asks the database whether it accepts the pool's
+//! context key ([`key_refusal`]): a key it does not know, or one it retired, is a
+//! configuration error ([`crate::Error::Config`]) at once, not an `Error::Forbidden`
+//! on every statement that reads a row (and an empty result where none is read).
 
 use diesel::sql_types::Text;
 use diesel::QueryableByName;
@@ -69,4 +74,43 @@ pub(crate) async fn privileges(
         .load(conn)
         .await?;
     Ok(rows.into_iter().map(|c| c.cause).collect())
+}
+
+/// Why the database refuses contexts signed with `key`, or `None` when it accepts
+/// them: a service context for the nil tenant, signed now, goes through
+/// `rowguard.verified_context()` in one autocommit statement, acting as `app_role` as
+/// tenant transactions do (both settings are local to that statement's own
+/// transaction; the sub-select with `OFFSET 0` sets them before the verification reads
+/// them). Only the signature, the key, the expiry and the claims are
+/// checked, not the tenant. Errors other than the database's answer (a lost
+/// connection) are returned as they are.
+pub(crate) async fn key_refusal(
+    conn: &mut AsyncPgConnection,
+    key: &crate::context::ContextKey,
+    app_role: Option<&str>,
+) -> diesel::QueryResult<Option<String>> {
+    #[derive(QueryableByName)]
+    struct Verified {
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Uuid>)]
+        _tenant_id: Option<uuid::Uuid>,
+    }
+    let probe = crate::TenantContext::new(crate::TenantId::from_uuid(uuid::Uuid::nil()));
+    let signed = key.sign(
+        &probe,
+        std::time::SystemTime::now() + std::time::Duration::from_secs(60),
+    );
+    let answer: diesel::QueryResult<Verified> = diesel::sql_query(
+        "SELECT (rowguard.verified_context()).tenant_id AS _tenant_id \
+           FROM (SELECT set_config('role', coalesce($2, 'none'), true), \
+                        set_config('app.context', $1, true) OFFSET 0) s",
+    )
+    .bind::<Text, _>(signed)
+    .bind::<diesel::sql_types::Nullable<Text>, _>(app_role)
+    .get_result(conn)
+    .await;
+    match answer {
+        Ok(_) => Ok(None),
+        Err(diesel::result::Error::DatabaseError(_, info)) => Ok(Some(info.message().to_owned())),
+        Err(other) => Err(other),
+    }
 }

@@ -170,7 +170,8 @@ impl TenantPool {
         self.core.state()
     }
 
-    /// Checks out a connection; the first checkout checks the login first.
+    /// Checks out a connection; the first checkout checks the login and the context key
+    /// first.
     async fn checkout(&self) -> Result<checkout::Checkout> {
         let mut checkout = self.core.checkout().await?;
         let verdict = self
@@ -197,6 +198,7 @@ impl TenantPool {
             .await?;
         let causes = login::privileges(conn, &login.name, &self.core.config.admin_role).await?;
         if causes.is_empty() {
+            self.check_key(conn).await?;
             return Ok(Ok(()));
         }
         let why = format!(
@@ -210,9 +212,25 @@ impl TenantPool {
                 "{why}. Serving anyway because allow_privileged_login is set: SQL inside a \
                  tenant transaction can leave the tenant"
             );
+            self.check_key(conn).await?;
             return Ok(Ok(()));
         }
         Ok(Err(why))
+    }
+
+    /// [`Error::Config`] when the database does not accept the pool's context key. Not
+    /// cached when it fails: the next checkout asks again, so a key added to the
+    /// database afterwards is taken up without a restart.
+    async fn check_key(&self, conn: &mut diesel_async::AsyncPgConnection) -> Result<()> {
+        match login::key_refusal(conn, &self.key, self.core.config.app_role.as_deref()).await? {
+            None => Ok(()),
+            Some(reason) => Err(Error::Config(format!(
+                "the database does not accept the tenant pool's context key {}: {reason}. \
+                 The pool signs with ROWGUARD_CONTEXT_KEY (or the key an AdminPool handed \
+                 it); `rowguard keys list` shows the keys the database accepts",
+                self.key.id()
+            ))),
+        }
     }
 
     /// The context statement for `ctx`, signed now.

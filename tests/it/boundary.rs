@@ -234,6 +234,46 @@ async fn a_closure_cannot_batch_execute() {
 }
 
 #[tokio::test]
+async fn a_pool_whose_key_the_database_does_not_accept_refuses_to_serve() {
+    let db = TestDatabase::new().expect("db");
+    let (stranger, _) = rowguard::context::ContextKey::generate(977).expect("key");
+    let pool = rowguard::pool::PoolConfig::new(db.url_app())
+        .context_key(stranger)
+        .max_size(1)
+        .build()
+        .expect("pool");
+    // Refused before any statement of the closure runs, whatever the closure reads
+    // (here nothing, where a bad key used to read as an empty result).
+    let ran = std::sync::atomic::AtomicBool::new(false);
+    let err = pool
+        .with_tenant(&TenantContext::new(TenantId::new_v7()), async |_conn| {
+            std::sync::atomic::AtomicBool::store(&ran, true, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        })
+        .await
+        .expect_err("a key the database does not know");
+    assert!(
+        matches!(&err, Error::Config(m) if m.contains("context key 977") && m.contains("unknown or retired key 977")),
+        "{err:?}"
+    );
+    assert!(!std::sync::atomic::AtomicBool::load(
+        &ran,
+        std::sync::atomic::Ordering::SeqCst
+    ));
+    // The pool's own key passes the check: the same transaction gets as far as the
+    // tenant gate, which refuses a tenant that does not exist.
+    let good = db.app_pool(1).expect("pool");
+    let err = good
+        .with_tenant(
+            &TenantContext::new(TenantId::new_v7()),
+            async |_conn| Ok(()),
+        )
+        .await
+        .expect_err("no such tenant");
+    assert!(matches!(err, Error::UnknownTenant(_)), "{err:?}");
+}
+
+#[tokio::test]
 async fn the_pool_refuses_a_login_that_could_bypass_rls() {
     let db = TestDatabase::new().expect("db");
     let refusal = async |url: String| {
