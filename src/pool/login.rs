@@ -81,9 +81,13 @@ pub(crate) async fn privileges(
 /// `rowguard.verified_context()` in one autocommit statement, acting as `app_role` as
 /// tenant transactions do (both settings are local to that statement's own
 /// transaction; the sub-select with `OFFSET 0` sets them before the verification reads
-/// them). Only the signature, the key, the expiry and the claims are
-/// checked, not the tenant. Errors other than the database's answer (a lost
-/// connection) are returned as they are.
+/// them). Only the signature, the key, the expiry and the claims are checked, not the
+/// tenant.
+///
+/// Only the verification's own refusals (messages that start with `rowguard: `) count:
+/// another database error (a role the login cannot act as, a missing grant) is left
+/// for the tenant transactions to report as their own, and gives `None`. Errors other
+/// than a database's answer (a lost connection) are returned as they are.
 pub(crate) async fn key_refusal(
     conn: &mut AsyncPgConnection,
     key: &crate::context::ContextKey,
@@ -110,7 +114,12 @@ pub(crate) async fn key_refusal(
     .await;
     match answer {
         Ok(_) => Ok(None),
-        Err(diesel::result::Error::DatabaseError(_, info)) => Ok(Some(info.message().to_owned())),
+        Err(diesel::result::Error::DatabaseError(_, info))
+            if info.message().starts_with("rowguard: ") =>
+        {
+            Ok(Some(info.message().to_owned()))
+        }
+        Err(diesel::result::Error::DatabaseError(..)) => Ok(None),
         Err(other) => Err(other),
     }
 }
