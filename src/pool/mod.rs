@@ -174,9 +174,16 @@ impl TenantPool {
     /// first.
     async fn checkout(&self) -> Result<checkout::Checkout> {
         let mut checkout = self.core.checkout().await?;
+        let conn = &mut checkout.conn.session.conn;
         let verdict = self
             .login
-            .get_or_try_init(|| self.check_login(&mut checkout.conn.session.conn))
+            .get_or_try_init(|| async {
+                let verdict = self.check_login(conn).await?;
+                if verdict.is_ok() {
+                    self.check_key(conn).await?;
+                }
+                Ok::<_, Error>(verdict)
+            })
             .await?;
         verdict.clone().map_err(Error::UnsafeLogin)?;
         Ok(checkout)
@@ -198,7 +205,6 @@ impl TenantPool {
             .await?;
         let causes = login::privileges(conn, &login.name, &self.core.config.admin_role).await?;
         if causes.is_empty() {
-            self.check_key(conn).await?;
             return Ok(Ok(()));
         }
         let why = format!(
@@ -212,7 +218,6 @@ impl TenantPool {
                 "{why}. Serving anyway because allow_privileged_login is set: SQL inside a \
                  tenant transaction can leave the tenant"
             );
-            self.check_key(conn).await?;
             return Ok(Ok(()));
         }
         Ok(Err(why))

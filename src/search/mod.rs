@@ -236,8 +236,8 @@ impl FromStr for Strategy {
 /// How [`Strategy::Auto`] chooses (docs/search-strategy.md). A tenant with an index of
 /// its own ([`tenant_index`]) searches it; otherwise the exact scan, which is always
 /// right and costs ~2 µs a 1536-d row here (vectors in the row, in memory). An exact
-/// scan fits the latency budget up to ~1,500 rows (docs/search-study.md), the size above which `rowguard indexes sync`
-/// builds a tenant its own index.
+/// scan fits the latency budget up to ~1,500 rows (docs/search-study.md), the size
+/// above which `rowguard indexes sync` builds a tenant its own index.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StrategyRules {
     /// Tenants with at most this many rows in a table are scanned exactly, index or not.
