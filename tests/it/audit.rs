@@ -358,6 +358,23 @@ fn triggers(db: &TestDatabase) -> Vec<Trigger> {
     diesel::RunQueryDsl::load(query, &mut owner).expect("triggers")
 }
 
+/// Runs `statements` as the owner, in order (schema set-up, not the behaviour under test).
+fn as_owner(db: &TestDatabase, statements: &[&str]) {
+    let mut owner = db.owner_conn().expect("owner");
+    for sql in statements {
+        diesel::RunQueryDsl::execute(diesel::sql_query(*sql), &mut owner).expect(sql);
+    }
+}
+
+/// The definition of `table`'s audit trigger.
+fn audit_trigger_of(db: &TestDatabase, table: &str) -> String {
+    triggers(db)
+        .into_iter()
+        .find(|t| t.table_name == table)
+        .and_then(|t| t.definition)
+        .unwrap_or_else(|| panic!("{table} is not audited"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_tenant_table_is_audited_and_protect_table_keeps_it_current() {
     let db = TestDatabase::new().expect("db");
@@ -385,9 +402,9 @@ async fn every_tenant_table_is_audited_and_protect_table_keeps_it_current() {
 
     // A table an application adds later: protect_table attaches the trigger; a secret
     // column added afterwards is named once, and kept on every later call.
-    {
-        let mut owner = db.owner_conn().expect("owner");
-        for sql in [
+    as_owner(
+        &db,
+        &[
             "CREATE TABLE notes (tenant_id uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE, \
              id uuid NOT NULL DEFAULT rowguard.uuid_v7(), body text NOT NULL, PRIMARY KEY (tenant_id, id))",
             "SELECT rowguard.protect_table('notes')",
@@ -395,15 +412,9 @@ async fn every_tenant_table_is_audited_and_protect_table_keeps_it_current() {
              ADD COLUMN body_len int GENERATED ALWAYS AS (length(body)) STORED",
             "SELECT rowguard.audit_table('notes', '{api_key}')",
             "SELECT rowguard.protect_table('notes')",
-        ] {
-            diesel::RunQueryDsl::execute(diesel::sql_query(sql), &mut owner).expect(sql);
-        }
-    }
-    let notes = triggers(&db)
-        .into_iter()
-        .find(|t| t.table_name == "notes")
-        .and_then(|t| t.definition)
-        .expect("notes is audited");
+        ],
+    );
+    let notes = audit_trigger_of(&db, "notes");
     assert!(
         notes.ends_with("rowguard.audit_row('api_key', 'body_len', 'body_vec')"),
         "{notes}"
@@ -440,24 +451,18 @@ async fn every_tenant_table_is_audited_and_protect_table_keeps_it_current() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_left_out_column_of_a_not_null_domain_is_dropped_not_nulled() {
     let db = TestDatabase::new().expect("db");
-    {
-        let mut owner = db.owner_conn().expect("owner");
-        for sql in [
+    as_owner(
+        &db,
+        &[
             "CREATE DOMAIN api_token AS text NOT NULL CHECK (VALUE <> '')",
             "CREATE TABLE keyed_notes (tenant_id uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE, \
              id uuid NOT NULL DEFAULT rowguard.uuid_v7(), body text NOT NULL, token api_token, \
              body_vec vector(3), PRIMARY KEY (tenant_id, id))",
             "SELECT rowguard.protect_table('keyed_notes')",
             "SELECT rowguard.audit_table('keyed_notes', '{token}')",
-        ] {
-            diesel::RunQueryDsl::execute(diesel::sql_query(sql), &mut owner).expect(sql);
-        }
-    }
-    let def = triggers(&db)
-        .into_iter()
-        .find(|t| t.table_name == "keyed_notes")
-        .and_then(|t| t.definition)
-        .expect("keyed_notes is audited");
+        ],
+    );
+    let def = audit_trigger_of(&db, "keyed_notes");
     assert!(
         def.ends_with("rowguard.audit_row('body_vec', '', 'token')"),
         "{def}"
